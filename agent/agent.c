@@ -1,0 +1,278 @@
+/*
+ * agent: the life of libpyinstr.so in a process.
+ *
+ * The constructor asks the loader whether this process is a CPython it can profile. If it is
+ * not, the agent returns at once and stays inert: no thread, no signal handler, no file, no
+ * output (DESIGN invariant 1). If it is, the PYINSTR_* configuration is read and a session
+ * starts, unless PYINSTR_ENABLED=0 leaves it to the API (pyinstr_start/pyinstr_stop).
+ *
+ * Sessions end on every exit path we can see: the destructor (normal exit, sys.exit, an
+ * uncaught exception), _exit (os._exit) and exec (interposed below). A fork child starts a
+ * session of its own that writes its own file, opened only once it has samples.
+ * A vfork child shares the parent's memory: every path here checks getpid() against the
+ * session's pid and leaves the parent's session alone.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "agent/config.h"
+#include "agent/session.h"
+#include "common/format.h"
+#include "loader/loader.h"
+
+#define PUBLIC __attribute__((visibility("default")))
+
+extern char **environ;
+
+static pthread_mutex_t lifecycle = PTHREAD_MUTEX_INITIALIZER;
+static struct pyi_python python;
+static struct pyi_config config;
+static struct pyi_session session;
+static int python_ok;
+static int session_active;
+
+typedef int (*execve_fn)(const char *, char *const[], char *const[]);
+typedef int (*execvp_fn)(const char *, char *const[]);
+typedef int (*execvpe_fn)(const char *, char *const[], char *const[]);
+typedef int (*fexecve_fn)(int, char *const[], char *const[]);
+typedef void (*exit_fn)(int);
+
+static execve_fn real_execve;
+static execvp_fn real_execvp;
+static execvpe_fn real_execvpe;
+static fexecve_fn real_fexecve;
+static exit_fn real_exit;
+
+static const char *lookup_env(const char *name, void *ctx)
+{
+	(void)ctx;
+	return getenv(name);
+}
+
+static void print_line(const char *line, void *ctx)
+{
+	size_t n = strlen(line);
+	(void)ctx;
+	if (write(2, line, n) < 0)
+		return;
+	if (n == 0 || line[n - 1] != '\n')
+		if (write(2, "\n", 1) < 0)
+			return;
+}
+
+static int start_locked(const char *output, pid_t fork_of)
+{
+	struct pyi_config cfg = config;
+	int rc;
+
+	if (!python_ok)
+		return -ENOTSUP;
+	if (session_active)
+		return -EALREADY;
+	if (output && *output) {
+		if (strlen(output) >= sizeof(cfg.output))
+			return -ENAMETOOLONG;
+		snprintf(cfg.output, sizeof(cfg.output), "%s", output);
+	}
+	rc = pyi_session_start(&session, &cfg, &python, fork_of);
+	if (rc == 0)
+		session_active = 1;
+	return rc;
+}
+
+static void stop_locked(uint32_t reason)
+{
+	if (!session_active || session.pid != getpid())
+		return;
+	pyi_session_stop(&session, reason);
+	session_active = 0;
+}
+
+/* Ends the session before the process image goes away (exit paths the destructor misses). */
+static void finish_before_leaving(uint32_t reason)
+{
+	if (!session_active || session.pid != getpid())
+		return; /* no session, or a vfork child sharing the parent's memory */
+	pthread_mutex_lock(&lifecycle);
+	stop_locked(reason);
+	pthread_mutex_unlock(&lifecycle);
+}
+
+PUBLIC int pyinstr_start(const char *output)
+{
+	pthread_mutex_lock(&lifecycle);
+	int rc = start_locked(output, 0);
+	pthread_mutex_unlock(&lifecycle);
+	return rc;
+}
+
+PUBLIC int pyinstr_stop(void)
+{
+	pthread_mutex_lock(&lifecycle);
+	int was_active = session_active && session.pid == getpid();
+	stop_locked(PYI_END_API_STOP);
+	pthread_mutex_unlock(&lifecycle);
+	return was_active ? 0 : -ENOENT;
+}
+
+PUBLIC int pyinstr_is_active(void)
+{
+	return session_active && session.pid == getpid();
+}
+
+static void before_fork(void)
+{
+	pthread_mutex_lock(&lifecycle);
+	/* A thread inside fork() is not signalled: a signal restarts clone(), and a large
+	 * process's clone can take longer than an interval. */
+	if (session_active)
+		atomic_store(&session.forking_tid, (pid_t)syscall(SYS_gettid));
+}
+
+static void after_fork_parent(void)
+{
+	if (session_active)
+		atomic_store(&session.forking_tid, 0);
+	pthread_mutex_unlock(&lifecycle);
+}
+
+static void after_fork_child(void)
+{
+	if (session_active) {
+		pid_t parent = session.pid;
+		pyi_session_abandon_in_child(&session);
+		session_active = 0;
+		start_locked(NULL, parent);
+	}
+	pthread_mutex_unlock(&lifecycle);
+}
+
+__attribute__((constructor)) static void agent_init(void)
+{
+	char why[256];
+	int rc;
+
+	/* Resolved first, in every process: the wrappers below must pass through even where
+	 * the agent stays inert. */
+	real_execve = (execve_fn)dlsym(RTLD_NEXT, "execve");
+	real_execvp = (execvp_fn)dlsym(RTLD_NEXT, "execvp");
+	real_execvpe = (execvpe_fn)dlsym(RTLD_NEXT, "execvpe");
+	real_fexecve = (fexecve_fn)dlsym(RTLD_NEXT, "fexecve");
+	real_exit = (exit_fn)dlsym(RTLD_NEXT, "_exit");
+
+	rc = pyi_loader_detect(&python, why, sizeof(why));
+	if (rc == PYI_LOADER_NOT_PYTHON)
+		return;
+	pyi_config_defaults(&config);
+	pyi_config_load(&config, lookup_env, print_line, NULL);
+	pyi_config_check_unknown(environ, print_line, NULL);
+	if (rc != PYI_LOADER_OK) {
+		if (!config.quiet) {
+			char line[400];
+			snprintf(line, sizeof(line), "pyinstr: %s; the program runs unprofiled", why);
+			print_line(line, NULL);
+		}
+		return;
+	}
+	python_ok = 1;
+	pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+	if (config.enabled) {
+		pthread_mutex_lock(&lifecycle);
+		start_locked(NULL, 0);
+		pthread_mutex_unlock(&lifecycle);
+	}
+}
+
+__attribute__((destructor)) static void agent_fini(void)
+{
+	finish_before_leaving(PYI_END_EXIT);
+}
+
+PUBLIC void _exit(int status)
+{
+	finish_before_leaving(PYI_END_UNDERSCORE_EXIT);
+	if (real_exit)
+		real_exit(status);
+	syscall(SYS_exit_group, status);
+	for (;;)
+		;
+}
+
+PUBLIC void _Exit(int status)
+{
+	_exit(status);
+}
+
+/* After a failed exec the program goes on; so does profiling, in a file of its own. */
+static void resume_after_failed_exec(int was_active)
+{
+	if (!was_active || session.pid != getpid())
+		return;
+	int saved = errno;
+	pyinstr_start(NULL);
+	errno = saved;
+}
+
+static int before_exec(void)
+{
+	int was_active = session_active && session.pid == getpid();
+	finish_before_leaving(PYI_END_EXEC);
+	return was_active;
+}
+
+PUBLIC int execve(const char *path, char *const argv[], char *const envp[])
+{
+	int was_active = before_exec();
+	int rc = real_execve ? real_execve(path, argv, envp)
+			     : (int)syscall(SYS_execve, path, argv, envp);
+	resume_after_failed_exec(was_active);
+	return rc;
+}
+
+PUBLIC int execv(const char *path, char *const argv[])
+{
+	return execve(path, argv, environ);
+}
+
+PUBLIC int execvpe(const char *file, char *const argv[], char *const envp[])
+{
+	if (!real_execvpe) {
+		errno = ENOSYS;
+		return -1;
+	}
+	int was_active = before_exec();
+	int rc = real_execvpe(file, argv, envp);
+	resume_after_failed_exec(was_active);
+	return rc;
+}
+
+PUBLIC int execvp(const char *file, char *const argv[])
+{
+	if (!real_execvp) {
+		errno = ENOSYS;
+		return -1;
+	}
+	int was_active = before_exec();
+	int rc = real_execvp(file, argv);
+	resume_after_failed_exec(was_active);
+	return rc;
+}
+
+PUBLIC int fexecve(int fd, char *const argv[], char *const envp[])
+{
+	if (!real_fexecve) {
+		errno = ENOSYS;
+		return -1;
+	}
+	int was_active = before_exec();
+	int rc = real_fexecve(fd, argv, envp);
+	resume_after_failed_exec(was_active);
+	return rc;
+}

@@ -1,0 +1,219 @@
+/*
+ * session: starts and stops a profiling session (see session.h). Buffers are allocated by
+ * the first session and kept for the life of the process: a signal that arrives late can
+ * then never touch freed memory, and start/stop cycles driven by the API cost nothing.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "agent/session.h"
+#include "common/format.h"
+
+#define INTERN_ENTRIES 65536u
+#define INTERN_ARENA (32u << 20)
+/* How long stop waits for signals already sent to be handled. */
+#define DRAIN_WAIT_MS 200
+
+struct pyi_session *_Atomic pyi_active_session;
+
+static struct pyi_ring ring;
+static struct pyi_intern intern;
+static struct pyi_thread_slot *slots;
+static int buffers_ready;
+static uint32_t next_tag = 0x51;
+
+static int prepare_buffers(const struct pyi_config *cfg)
+{
+	int rc;
+	if (buffers_ready) {
+		atomic_store(&ring.head, 0);
+		atomic_store(&ring.tail, 0);
+		atomic_store(&ring.dropped, 0);
+		memset(ring.buf, 0, ring.capacity);
+		return 0;
+	}
+	rc = pyi_ring_init(&ring, cfg->buffer_bytes);
+	if (rc)
+		return rc;
+	rc = pyi_intern_init(&intern, INTERN_ENTRIES, INTERN_ARENA);
+	if (rc) {
+		pyi_ring_release(&ring);
+		return rc;
+	}
+	slots = calloc(PYI_MAX_THREADS, sizeof(*slots));
+	if (!slots) {
+		pyi_intern_release(&intern);
+		pyi_ring_release(&ring);
+		return -ENOMEM;
+	}
+	buffers_ready = 1;
+	return 0;
+}
+
+static int start_thread(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+	sigset_t all, old;
+	pthread_attr_t attr;
+	int rc;
+
+	/* The agent's threads block every signal: the sampling signal must only ever land on
+	 * the program's threads, and the program's signals must not land on ours. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 256 << 10);
+	rc = pthread_create(t, &attr, fn, arg);
+	pthread_attr_destroy(&attr);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return -rc;
+}
+
+int pyi_session_start(struct pyi_session *s, const struct pyi_config *cfg,
+		      const struct pyi_python *py, pid_t fork_of)
+{
+	int rc;
+
+	memset(s, 0, sizeof(*s));
+	s->cfg = *cfg;
+	s->py = py;
+	s->pid = getpid();
+	s->fork_of = fork_of;
+	s->fork_child = fork_of != 0;
+	s->fd = -1;
+	s->agent_tids[0] = s->agent_tids[1] = -1;
+	s->start_mono_ns = pyi_now_ns(CLOCK_MONOTONIC);
+	s->start_real_ns = pyi_now_ns(CLOCK_REALTIME);
+	atomic_store(&s->next_serial, 1);
+	s->tag = next_tag++ & 0x7fff;
+	if (s->tag == 0)
+		s->tag = next_tag++;
+
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_mutex_init(&s->wake_lock, NULL);
+	pthread_cond_init(&s->wake_cond, &ca);
+	pthread_condattr_destroy(&ca);
+
+	rc = prepare_buffers(cfg);
+	if (rc)
+		return rc;
+	s->ring = &ring;
+	s->intern = &intern;
+	s->slots = slots;
+	for (uint32_t i = 0; i <= intern.mask; i++)
+		intern.entries[i].written = 0;
+
+	rc = pyi_handler_install(s);
+	if (rc)
+		return rc;
+	if (!s->fork_child) {
+		rc = pyi_writer_open(s);
+		if (rc)
+			return rc;
+	}
+	/* release: everything above is visible to a handler that sees the session */
+	atomic_store_explicit(&pyi_active_session, s, memory_order_release);
+	rc = start_thread(&s->writer_thread, pyi_writer_main, s);
+	if (rc == 0) {
+		s->writer_started = 1;
+		rc = start_thread(&s->sampler_thread, pyi_sampler_main, s);
+	}
+	if (rc == 0) {
+		s->sampler_started = 1;
+		return 0;
+	}
+	pyi_session_stop(s, -1);
+	return rc;
+}
+
+int pyi_session_sleep_until(struct pyi_session *s, uint64_t deadline_ns, _Atomic int *stop)
+{
+	struct timespec ts = {.tv_sec = (time_t)(deadline_ns / 1000000000u),
+			      .tv_nsec = (long)(deadline_ns % 1000000000u)};
+	int stopped;
+	pthread_mutex_lock(&s->wake_lock);
+	while (!(stopped = atomic_load_explicit(stop, memory_order_acquire)))
+		if (pthread_cond_timedwait(&s->wake_cond, &s->wake_lock, &ts) == ETIMEDOUT)
+			break;
+	pthread_mutex_unlock(&s->wake_lock);
+	return stopped;
+}
+
+static void wake(struct pyi_session *s, _Atomic int *flag)
+{
+	pthread_mutex_lock(&s->wake_lock);
+	atomic_store_explicit(flag, 1, memory_order_release);
+	pthread_cond_broadcast(&s->wake_cond);
+	pthread_mutex_unlock(&s->wake_lock);
+}
+
+static void wait_for_handlers(struct pyi_session *s)
+{
+	for (int waited = 0; waited < DRAIN_WAIT_MS; waited++) {
+		int pending = 0;
+		for (int i = 0; i < s->slots_hi; i++)
+			pending |= atomic_load_explicit(&s->slots[i].in_flight,
+							memory_order_acquire);
+		if (!pending)
+			return;
+		struct timespec ts = {0, 1000000};
+		nanosleep(&ts, NULL);
+	}
+}
+
+void pyi_session_stop(struct pyi_session *s, uint32_t reason)
+{
+	wake(s, &s->stopping);
+	if (s->sampler_started)
+		pthread_join(s->sampler_thread, NULL);
+	s->sampler_started = 0;
+	wait_for_handlers(s);
+	atomic_store_explicit(&pyi_active_session, NULL, memory_order_release);
+	wake(s, &s->writer_stop);
+	if (s->writer_started)
+		pthread_join(s->writer_thread, NULL);
+	s->writer_started = 0;
+	if (s->fd < 0 && s->fork_child && !s->open_failed &&
+	    atomic_load(&s->counters.samples) > 0)
+		pyi_writer_open(s);
+	pyi_writer_finish(s, (int)reason);
+	atomic_store(&intern.full, 0);
+	for (int i = 0; i < s->slots_hi; i++) {
+		struct pyi_thread_slot *slot = &s->slots[i];
+		if (!atomic_load(&slot->in_flight))
+			free(slot->scratch);
+		slot->scratch = NULL;
+		atomic_store(&slot->serial, 0);
+	}
+	pyi_handler_uninstall(s);
+}
+
+void pyi_session_abandon_in_child(struct pyi_session *s)
+{
+	/* Only the forking thread exists now: the sampler and writer are gone, and the file
+	 * belongs to the parent. Nothing is written or flushed here. */
+	atomic_store_explicit(&pyi_active_session, NULL, memory_order_relaxed);
+	if (s->fd >= 0)
+		close(s->fd);
+	s->fd = -1;
+	s->sampler_started = s->writer_started = 0;
+	for (uint32_t i = 0; i <= intern.mask; i++) {
+		uint32_t st = atomic_load(&intern.entries[i].state);
+		if (atomic_load(&intern.entries[i].code) &&
+		    (st == PYI_INTERN_EMPTY || st == PYI_INTERN_FILLING))
+			atomic_store(&intern.entries[i].state, PYI_INTERN_FAILED);
+	}
+	for (int i = 0; i < s->slots_hi; i++) {
+		free(s->slots[i].scratch);
+		s->slots[i].scratch = NULL;
+		atomic_store(&s->slots[i].serial, 0);
+		atomic_store(&s->slots[i].in_flight, 0);
+	}
+	pyi_handler_uninstall(s);
+}

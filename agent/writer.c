@@ -1,0 +1,411 @@
+/*
+ * writer: the thread that drains the ring into the profile file (docs/FORMAT.md).
+ *
+ * It turns each ring sample into file records: a THREAD record the first time a thread
+ * appears, a CODE record the first time a code object does (from the interned copy), and the
+ * SAMPLE itself with each frame's instruction offset decoded to a line through the copied
+ * line table (cached per (code, offset): stacks repeat, so decoding is rare). It flushes
+ * every FLUSH_NS, so a killed process leaves a file that reads up to the last flush.
+ * Runs with every signal blocked; pyi_writer_open/pyi_writer_finish run on the thread that
+ * starts or stops the session, while the writer thread is not running.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "agent/session.h"
+#include "common/format.h"
+#include "common/recbuf.h"
+#include "loader/linetable.h"
+
+#define FLUSH_NS 100000000u  /* DESIGN asks for at most 250 ms */
+#define POLL_NS 20000000u
+#define FLUSH_BYTES (256u << 10)
+#define LINE_CACHE_SIZE 65536u
+
+enum { THREAD_DEFINED = 1, THREAD_HAS_SAMPLE = 2 };
+
+struct line_cache_entry {
+	uint64_t key;
+	int32_t line;
+};
+
+static struct {
+	struct pyi_recbuf buf;
+	unsigned char *thread_flags; /* by serial */
+	size_t thread_flags_cap;
+	struct line_cache_entry *lines;
+	struct pyi_fmt_frame *frames;
+	uint64_t last_flush_ns;
+	uint64_t threads;
+	uint64_t repeats_without_stack;
+	int write_errno;
+} w;
+
+static void say(const char *text)
+{
+	size_t n = strlen(text);
+	if (write(2, text, n) < 0)
+		return;
+}
+
+static int flush(struct pyi_session *s)
+{
+	size_t off = 0;
+	if (s->fd < 0 || w.write_errno) {
+		pyi_recbuf_reset(&w.buf);
+		return -1;
+	}
+	while (off < w.buf.len) {
+		ssize_t n = write(s->fd, w.buf.data + off, w.buf.len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			w.write_errno = n < 0 ? errno : EIO;
+			break;
+		}
+		off += (size_t)n;
+	}
+	pyi_recbuf_reset(&w.buf);
+	w.last_flush_ns = pyi_now_ns(CLOCK_MONOTONIC);
+	return w.write_errno ? -1 : 0;
+}
+
+/* Inserts ".N" before the extension of path (or at its end) into out. */
+static void numbered_path(const char *path, int n, char *out, size_t out_len)
+{
+	const char *slash = strrchr(path, '/');
+	const char *dot = strrchr(path, '.');
+	if (!dot || (slash && dot < slash) || dot == path || (slash && dot == slash + 1))
+		snprintf(out, out_len, "%s.%d", path, n);
+	else
+		snprintf(out, out_len, "%.*s.%d%s", (int)(dot - path), path, n, dot);
+}
+
+/* Was path written by an earlier program image of this very process (before an exec)? */
+static int written_by_this_pid(const char *path, pid_t pid)
+{
+	unsigned char h[PYI_FMT_HEADER_SIZE];
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, h, sizeof(h));
+	close(fd);
+	return n == (ssize_t)sizeof(h) && memcmp(h, PYI_FMT_MAGIC, PYI_FMT_MAGIC_LEN) == 0 &&
+	       pyi_get_u32(h + 16) == (uint32_t)pid;
+}
+
+static int open_profile(struct pyi_session *s, const char *path)
+{
+	int flags = O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC;
+	int exclusive = s->fork_child || written_by_this_pid(path, s->pid);
+	int fd = -1;
+
+	if (!exclusive) {
+		fd = open(path, flags | O_TRUNC, 0666);
+		snprintf(s->path, sizeof(s->path), "%s", path);
+	} else {
+		/* A child (fork, or this pid's next image after exec) never overwrites. */
+		for (int n = 0; n < 1000; n++) {
+			if (n == 0)
+				snprintf(s->path, sizeof(s->path), "%s", path);
+			else
+				numbered_path(path, n, s->path, sizeof(s->path));
+			fd = open(s->path, flags | O_EXCL, 0666);
+			if (fd >= 0 || errno != EEXIST)
+				break;
+		}
+	}
+	if (fd >= 0 && fd <= 2) {
+		/* Never hold 0, 1 or 2: the program may reopen them and expect them free. */
+		int moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+		close(fd);
+		fd = moved;
+	}
+	return fd < 0 ? -errno : fd;
+}
+
+static void add_info(const char *key, const void *value, size_t len)
+{
+	pyi_recbuf_info(&w.buf, key, value, len);
+}
+
+static void add_info_text(const char *key, const char *value)
+{
+	add_info(key, value, strlen(value));
+}
+
+static void add_info_number(const char *key, unsigned long long value)
+{
+	char text[32];
+	snprintf(text, sizeof(text), "%llu", value);
+	add_info_text(key, text);
+}
+
+static void add_process_info(struct pyi_session *s)
+{
+	char buf[8192];
+	int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+		close(fd);
+		if (n > 0) {
+			if (buf[n - 1] == '\0')
+				n--; /* the last argument's terminator is not a separator */
+			add_info("argv", buf, (size_t)n);
+		}
+	}
+	ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf));
+	if (n > 0)
+		add_info("executable", buf, (size_t)n);
+	add_info_text("python_version", s->py->version);
+	add_info_text("python_build", s->py->static_libpython ? "static" : "shared");
+	add_info_number("interval_ns", s->cfg.interval_ns);
+	add_info_number("max_depth", s->cfg.max_depth);
+	add_info_text("agent_version", PYI_VERSION);
+	add_info_number("ppid", (unsigned long long)getppid());
+	add_info_number("signal", (unsigned long long)s->signo);
+	if (s->fork_of)
+		add_info_number("fork_of", (unsigned long long)s->fork_of);
+}
+
+int pyi_writer_open(struct pyi_session *s)
+{
+	char path[PYI_CONFIG_PATH_MAX];
+	char msg[PYI_CONFIG_PATH_MAX + 200];
+	int rc = pyi_config_expand_output(s->cfg.output, (long)s->pid, path, sizeof(path));
+	if (rc == 0) {
+		rc = open_profile(s, path);
+		if (rc >= 0) {
+			s->fd = rc;
+			rc = 0;
+		}
+	} else {
+		snprintf(path, sizeof(path), "%s", s->cfg.output);
+	}
+	if (rc < 0) {
+		s->open_failed = 1;
+		snprintf(msg, sizeof(msg),
+			 "pyinstr: cannot create the profile '%s': %s; set PYINSTR_OUTPUT to a "
+			 "writable path (the program runs unprofiled)\n",
+			 path, strerror(-rc));
+		say(msg);
+		return rc;
+	}
+	if (!w.lines) {
+		w.lines = calloc(LINE_CACHE_SIZE, sizeof(*w.lines));
+		w.frames = calloc(65536, sizeof(*w.frames));
+		if (!w.lines || !w.frames) {
+			close(s->fd);
+			s->fd = -1;
+			return -ENOMEM;
+		}
+	}
+	memset(w.lines, 0, LINE_CACHE_SIZE * sizeof(*w.lines));
+	w.threads = 0;
+	w.repeats_without_stack = 0;
+	w.write_errno = 0;
+	memset(w.thread_flags, 0, w.thread_flags_cap);
+	pyi_recbuf_reset(&w.buf);
+	pyi_recbuf_file_header(&w.buf, (uint32_t)s->pid, s->start_real_ns);
+	add_process_info(s);
+	return flush(s);
+}
+
+static unsigned char *thread_flags(uint32_t serial)
+{
+	if (serial >= w.thread_flags_cap) {
+		size_t cap = w.thread_flags_cap ? w.thread_flags_cap : 256;
+		while (cap <= serial)
+			cap *= 2;
+		unsigned char *p = realloc(w.thread_flags, cap);
+		if (!p)
+			return NULL;
+		memset(p + w.thread_flags_cap, 0, cap - w.thread_flags_cap);
+		w.thread_flags = p;
+		w.thread_flags_cap = cap;
+	}
+	return &w.thread_flags[serial];
+}
+
+static int32_t frame_line(struct pyi_session *s, const struct pyi_code_entry *e,
+			  uint32_t code_id, int32_t instr)
+{
+	uint64_t key = ((uint64_t)code_id << 32) | (uint32_t)instr;
+	struct line_cache_entry *c = &w.lines[(key * 0x9e3779b97f4a7c15ULL) >> 48];
+	if (c->key == key)
+		return c->line;
+	int line = e->linetable ? pyi_linetable_line(s->py->linetable_kind, e->linetable,
+						     e->linetable_len, e->first_line, instr)
+				: -1;
+	if (line < 0)
+		line = e->first_line;
+	c->key = key;
+	c->line = line;
+	return line;
+}
+
+/* Encodes one ring record; returns 0, or 1 when a code entry is still being copied. */
+static int encode(struct pyi_session *s, const struct pyi_ring_sample *r, int final)
+{
+	const struct pyi_ring_frame *f = (const struct pyi_ring_frame *)(r + 1);
+	unsigned char *tf = thread_flags(r->serial);
+	if (!tf)
+		return 0;
+	for (int i = 0; i < r->depth; i++) {
+		struct pyi_code_entry *e = pyi_intern_entry(s->intern, f[i].code_id);
+		if (!e)
+			continue;
+		/* acquire: the entry's fields are read only after its READY store */
+		uint32_t st = atomic_load_explicit(&e->state, memory_order_acquire);
+		if ((st == PYI_INTERN_EMPTY || st == PYI_INTERN_FILLING) && !final)
+			return 1;
+	}
+	if (!(*tf & THREAD_DEFINED)) {
+		pyi_recbuf_thread(&w.buf, r->serial, r->tid, "", 0);
+		*tf |= THREAD_DEFINED;
+		w.threads++;
+	}
+	if (r->flags & PYI_SAMPLE_REPEAT) {
+		if (!(*tf & THREAD_HAS_SAMPLE)) {
+			w.repeats_without_stack++; /* its stack was dropped: nothing to repeat */
+			return 0;
+		}
+		pyi_recbuf_sample(&w.buf, r->serial, r->time_ns, r->wall_ns, r->cpu_ns,
+				  PYI_SAMPLE_REPEAT, NULL, 0);
+		return 0;
+	}
+	uint16_t flags = r->flags;
+	for (int i = 0; i < r->depth; i++) {
+		uint32_t id = f[i].code_id;
+		struct pyi_code_entry *e = pyi_intern_entry(s->intern, id);
+		if (e && atomic_load_explicit(&e->state, memory_order_acquire) != PYI_INTERN_READY)
+			e = NULL;
+		if (!e) {
+			w.frames[i].code_id = 0;
+			w.frames[i].line = 0;
+			flags |= PYI_SAMPLE_PARTIAL;
+			continue;
+		}
+		if (!e->written) {
+			pyi_recbuf_code(&w.buf, id, e->first_line, e->qualname, e->qualname_len,
+					e->filename, e->filename_len);
+			e->written = 1;
+		}
+		w.frames[i].code_id = id;
+		w.frames[i].line = frame_line(s, e, id, f[i].instr);
+	}
+	pyi_recbuf_sample(&w.buf, r->serial, r->time_ns, r->wall_ns, r->cpu_ns, flags, w.frames,
+			  r->depth);
+	*tf |= THREAD_HAS_SAMPLE;
+	return 0;
+}
+
+/* Moves ring records into the buffer; returns how many. */
+static size_t drain(struct pyi_session *s, int final)
+{
+	const void *rec;
+	uint32_t len;
+	size_t n = 0;
+	while ((rec = pyi_ring_peek(s->ring, &len))) {
+		if (len >= sizeof(struct pyi_ring_sample) && encode(s, rec, final))
+			break;
+		pyi_ring_pop(s->ring);
+		n++;
+		if (w.buf.len >= FLUSH_BYTES)
+			flush(s);
+	}
+	return n;
+}
+
+static uint64_t load(_Atomic uint64_t *v)
+{
+	return atomic_load_explicit(v, memory_order_relaxed);
+}
+
+static void add_counters(struct pyi_session *s)
+{
+	struct pyi_counters *c = &s->counters;
+	struct pyi_fmt_counter list[] = {
+		{"samples", load(&c->samples) + load(&c->repeats)},
+		{"dropped_ring_full", pyi_ring_dropped(s->ring) + w.repeats_without_stack},
+		{"truncated", load(&c->truncated)},
+		{"abandoned_fault", load(&c->abandoned_fault)},
+		{"unknown_frames", load(&c->unknown_frames)},
+		{"intern_full", load(&s->intern->full)},
+		{"signals_sent", load(&c->signals_sent)},
+		{"repeats", load(&c->repeats)},
+		{"no_thread_state", load(&c->no_tstate)},
+		{"signal_failures", load(&c->signal_failures)},
+	};
+	pyi_recbuf_counters(&w.buf, list, sizeof(list) / sizeof(list[0]));
+}
+
+void *pyi_writer_main(void *arg)
+{
+	struct pyi_session *s = arg;
+	s->agent_tids[1] = (pid_t)syscall(SYS_gettid);
+	while (!atomic_load_explicit(&s->writer_stop, memory_order_acquire)) {
+		if (pyi_session_sleep_until(s, pyi_now_ns(CLOCK_MONOTONIC) + POLL_NS,
+					    &s->writer_stop))
+			break;
+		if (s->fd < 0 && s->fork_child && !s->open_failed &&
+		    (pyi_ring_peek(s->ring, &(uint32_t){0}) != NULL)) {
+			/* A fork child opens its file only once it has something to say, so a
+			 * child that execs at once leaves no file behind. */
+			if (pyi_writer_open(s) != 0)
+				continue;
+		}
+		if (s->fd < 0)
+			continue;
+		drain(s, 0);
+		uint64_t now = pyi_now_ns(CLOCK_MONOTONIC);
+		if (now - w.last_flush_ns >= FLUSH_NS) {
+			add_counters(s);
+			flush(s);
+		}
+	}
+	return NULL;
+}
+
+void pyi_writer_finish(struct pyi_session *s, int reason)
+{
+	char msg[PYI_CONFIG_PATH_MAX + 400];
+	if (s->fd < 0)
+		return;
+	drain(s, 1);
+	add_counters(s);
+	if (reason >= 0)
+		pyi_recbuf_end(&w.buf, pyi_now_ns(CLOCK_MONOTONIC) - s->start_mono_ns,
+			       (uint32_t)reason);
+	flush(s);
+	close(s->fd);
+	s->fd = -1;
+	if (s->cfg.quiet && !w.write_errno)
+		return;
+	uint64_t samples = load(&s->counters.samples) + load(&s->counters.repeats);
+	uint64_t dropped = pyi_ring_dropped(s->ring) + w.repeats_without_stack;
+	int n = snprintf(msg, sizeof(msg), "pyinstr: %llu samples of %llu threads written to %s",
+			 (unsigned long long)samples, (unsigned long long)w.threads, s->path);
+	if (dropped)
+		n += snprintf(msg + n, sizeof(msg) - (size_t)n,
+			      "; %llu dropped (buffer full: raise PYINSTR_BUFFER)",
+			      (unsigned long long)dropped);
+	if (load(&s->counters.abandoned_fault))
+		n += snprintf(msg + n, sizeof(msg) - (size_t)n, "; %llu walks abandoned",
+			      (unsigned long long)load(&s->counters.abandoned_fault));
+	if (load(&s->counters.truncated))
+		n += snprintf(msg + n, sizeof(msg) - (size_t)n,
+			      "; %llu stacks truncated (PYINSTR_MAX_DEPTH)",
+			      (unsigned long long)load(&s->counters.truncated));
+	if (w.write_errno)
+		n += snprintf(msg + n, sizeof(msg) - (size_t)n, "; writing failed: %s",
+			      strerror(w.write_errno));
+	snprintf(msg + n, sizeof(msg) - (size_t)n, "\n");
+	say(msg);
+}
