@@ -82,13 +82,20 @@ $(B)/tests/%: $(B)/obj/tests/unit/%.o $(B)/libagent.a $(B)/libreport.a
 	$(quiet) LINK $@
 	$(Q)$(CC) -o $@ $^ $(ALL_LDFLAGS) $(CHECK_LIBS) -ldl -lpthread -lz -lm
 
+# A test-only library exposing the loader's walk to Python through ctypes.
+PROBE := $(B)/tests/libpyiprobe.so
+$(PROBE): $(call obj,$(wildcard tests/probe/*.c) $(LOADER_SRCS) $(COMMON_SRCS))
+	@mkdir -p $(dir $@)
+	$(quiet) LINK $@
+	$(Q)$(CC) -shared -o $@ $^ $(ALL_LDFLAGS) -ldl -lpthread
+
 unit: $(UNIT_BINS)
 	@if [ -z "$(CHECK_LIBS)" ]; then echo "make check: the Check library is missing (apt-get install check pkg-config)"; exit 1; fi
 	@fail=0; for t in $(UNIT_BINS); do \
 		PYI_TEST_ROOT=$(CURDIR) timeout 300 $$t || fail=1; \
 	done; exit $$fail
 
-integration: all
+integration: all $(PROBE)
 	@python3 tests/integration/run.py --build $(B)
 
 check: all unit integration

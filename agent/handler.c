@@ -7,6 +7,8 @@
  *     pthread_getspecific;
  *   - read the active session (published with release before any signal is sent), write its
  *     atomics, and write the calling thread's own registry slot and scratch buffer;
+ *     (pyi_handler_sample_blocked runs the same walk on the sampler thread, for a thread
+ *     that is blocked: it touches that thread's slot only while no signal is in flight);
  *   - use initial-exec TLS declared in this file (never general-dynamic TLS: __tls_get_addr
  *     may allocate).
  * It never allocates, locks, uses stdio or calls the Python API, and it saves errno.
@@ -80,14 +82,17 @@ static void record_sample(struct pyi_session *s, struct pyi_thread_slot *slot, i
  * in slot->scratch[i].code. Returns the depth, or -1 when the thread has no Python state.
  */
 static int walk_and_intern(struct pyi_session *s, struct pyi_thread_slot *slot,
-			   uint32_t *flags)
+			   uintptr_t ts, uint32_t *flags)
 {
 	const struct pyi_python *py = s->py;
 	unsigned walk_flags = 0;
 
 	if (!pyi_loader_runtime_live_sigsafe(py))
 		return -1;
-	uintptr_t ts = pyi_loader_tstate_sigsafe(py);
+	if (!ts) {
+		ts = pyi_loader_tstate_sigsafe(py);
+		atomic_store_explicit(&slot->tstate, ts, memory_order_relaxed);
+	}
 	if (!ts)
 		return -1;
 	int depth = pyi_loader_walk_sigsafe(py, ts, slot->scratch, (int)s->cfg.max_depth,
@@ -141,7 +146,7 @@ static void on_sample_signal(int signo, siginfo_t *info, void *uctx)
 	}
 	guard_armed = 1;
 	uint32_t walk_flags = 0;
-	depth = walk_and_intern(s, slot, &walk_flags);
+	depth = walk_and_intern(s, slot, 0, &walk_flags);
 	flags = walk_flags;
 	guard_armed = 0;
 
@@ -159,6 +164,37 @@ done:
 	atomic_store_explicit(&slot->in_flight, 0, memory_order_release);
 out:
 	errno = saved_errno;
+}
+
+int pyi_handler_sample_blocked(struct pyi_session *s, int index)
+{
+	struct pyi_thread_slot *slot = &s->slots[index];
+	uintptr_t ts = atomic_load_explicit(&slot->tstate, memory_order_relaxed);
+	struct timespec before, after;
+	volatile uint32_t flags = 0;
+	volatile int depth;
+
+	if (!ts || clock_gettime(slot->cpu_clock, &before) != 0)
+		return -1;
+	if (sigsetjmp(guard_env, 0)) {
+		guard_armed = 0;
+		if (interning_id)
+			pyi_intern_abandon_sigsafe(s->intern, interning_id);
+		interning_id = 0;
+		atomic_fetch_add_explicit(&s->counters.abandoned_fault, 1, memory_order_relaxed);
+		return -1;
+	}
+	guard_armed = 1;
+	uint32_t walk_flags = 0;
+	depth = walk_and_intern(s, slot, ts, &walk_flags);
+	flags = walk_flags;
+	guard_armed = 0;
+	if (depth < 0 || clock_gettime(slot->cpu_clock, &after) != 0 ||
+	    before.tv_sec != after.tv_sec || before.tv_nsec != after.tv_nsec)
+		return -1; /* it ran while we read: the frames may be torn */
+	record_sample(s, slot, depth, flags);
+	atomic_store_explicit(&slot->recorded, 1, memory_order_relaxed);
+	return 0;
 }
 
 static void on_fault(int signo, siginfo_t *info, void *uctx)

@@ -39,7 +39,7 @@ struct pyi_code_entry {
 	uint32_t linetable_len;
 	uint16_t qualname_len;
 	uint16_t filename_len;
-	uint32_t written; /* writer thread only: CODE record already in the file */
+	uint32_t written; /* writer thread only: the session tag whose file has its CODE record */
 };
 
 struct pyi_intern {

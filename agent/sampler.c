@@ -26,8 +26,10 @@
  * and a system call's EINTR retry, so a thread that went to sleep is signalled once, not
  * every tick. */
 #define REPEAT_THRESHOLD_NS 20000u
-/* Signals without a thread state before a thread counts as native. */
-#define NATIVE_AFTER 8
+/* Signals without a thread state before a thread counts as native: long enough to cover
+ * an interpreter's start-up, when the runtime already says it is initialised but the main
+ * thread's state is not yet bound. */
+#define NATIVE_AFTER 100
 /* A native thread is re-probed this often (ticks), if it used CPU. */
 #define NATIVE_PROBE_TICKS 1000
 #define RESCAN_NS 10000000u
@@ -189,7 +191,7 @@ static void sample_thread(struct pyi_session *s, int index, uint64_t now)
 		base = slot->signal_cpu;
 	int used_cpu = slot->signal_cpu == 0 || cpu > base + REPEAT_THRESHOLD_NS;
 
-	if (!slot->native &&
+	if (!slot->native && slot->tid != s->pid &&
 	    atomic_load_explicit(&slot->no_tstate_streak, memory_order_relaxed) >= NATIVE_AFTER &&
 	    pyi_loader_runtime_live_sigsafe(s->py))
 		slot->native = 1;
@@ -199,7 +201,7 @@ static void sample_thread(struct pyi_session *s, int index, uint64_t now)
 		else if (++slot->ticks_since_signal < NATIVE_PROBE_TICKS || !used_cpu)
 			return;
 	}
-	if (!used_cpu) {
+	if (!used_cpu && cpu <= base) {
 		if (slot->has_stack)
 			push_repeat(s, slot, now, cpu);
 		return;
@@ -207,6 +209,18 @@ static void sample_thread(struct pyi_session *s, int index, uint64_t now)
 	slot->pending_time_ns = now - s->start_mono_ns;
 	slot->pending_wall_ns = now - slot->last_record_ns;
 	slot->pending_cpu_ns = cpu - slot->last_record_cpu;
+	if (!used_cpu && !slot->native) {
+		/* It ran a little and most likely blocked again somewhere: read its stack from
+		 * here rather than interrupt its system call. */
+		if (pyi_handler_sample_blocked(s, index) == 0) {
+			slot->last_record_ns = now;
+			slot->last_record_cpu = cpu;
+			slot->signal_cpu = cpu;
+			atomic_fetch_add_explicit(&s->counters.remote_walks, 1,
+						  memory_order_relaxed);
+			return;
+		}
+	}
 	slot->ticks_since_signal = 0;
 	/* release: the pending fields are written before the handler can read them */
 	atomic_store_explicit(&slot->in_flight, 1, memory_order_release);
@@ -253,6 +267,12 @@ void *pyi_sampler_main(void *arg)
 	unsigned long tick = 0;
 
 	s->agent_tids[0] = (pid_t)syscall(SYS_gettid);
+	/* Faults must reach the guard: pyi_handler_sample_blocked walks from this thread. */
+	sigset_t faults;
+	sigemptyset(&faults);
+	sigaddset(&faults, SIGSEGV);
+	sigaddset(&faults, SIGBUS);
+	pthread_sigmask(SIG_UNBLOCK, &faults, NULL);
 	st.task_fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	while (!atomic_load_explicit(&s->stopping, memory_order_acquire)) {
 		/* A jitter of up to ±1/16 of the interval keeps ticks from locking onto

@@ -31,10 +31,25 @@ static int prepare_buffers(const struct pyi_config *cfg)
 {
 	int rc;
 	if (buffers_ready) {
+		/* Everything outside [tail, head) is already zero (the consumer clears what it
+		 * reads), so only records left unread, or reserved by a thread that a fork left
+		 * behind, need clearing; a fork child then copies few pages. */
+		uint64_t tail = atomic_load(&ring.tail), head = atomic_load(&ring.head);
+		if (head - tail >= ring.capacity) {
+			memset(ring.buf, 0, ring.capacity);
+		} else {
+			for (uint64_t pos = tail; pos < head;) {
+				size_t at = (size_t)(pos & (ring.capacity - 1));
+				size_t n = ring.capacity - at;
+				if (n > head - pos)
+					n = (size_t)(head - pos);
+				memset(ring.buf + at, 0, n);
+				pos += n;
+			}
+		}
 		atomic_store(&ring.head, 0);
 		atomic_store(&ring.tail, 0);
 		atomic_store(&ring.dropped, 0);
-		memset(ring.buf, 0, ring.capacity);
 		return 0;
 	}
 	rc = pyi_ring_init(&ring, cfg->buffer_bytes);
@@ -106,16 +121,16 @@ int pyi_session_start(struct pyi_session *s, const struct pyi_config *cfg,
 	s->ring = &ring;
 	s->intern = &intern;
 	s->slots = slots;
-	for (uint32_t i = 0; i <= intern.mask; i++)
-		intern.entries[i].written = 0;
 
 	rc = pyi_handler_install(s);
 	if (rc)
 		return rc;
 	if (!s->fork_child) {
 		rc = pyi_writer_open(s);
-		if (rc)
+		if (rc) {
+			pyi_handler_uninstall(s);
 			return rc;
+		}
 	}
 	/* release: everything above is visible to a handler that sees the session */
 	atomic_store_explicit(&pyi_active_session, s, memory_order_release);
@@ -157,9 +172,12 @@ static void wait_for_handlers(struct pyi_session *s)
 {
 	for (int waited = 0; waited < DRAIN_WAIT_MS; waited++) {
 		int pending = 0;
+		uint64_t now = pyi_now_ns(CLOCK_MONOTONIC) - s->start_mono_ns;
+		/* A signal pending for long is blocked by its thread: do not wait for it. */
 		for (int i = 0; i < s->slots_hi; i++)
 			pending |= atomic_load_explicit(&s->slots[i].in_flight,
-							memory_order_acquire);
+							memory_order_acquire) &&
+				   now - s->slots[i].pending_time_ns < 100000000u;
 		if (!pending)
 			return;
 		struct timespec ts = {0, 1000000};

@@ -43,6 +43,7 @@ struct pyi_thread_slot {
 	_Atomic uint64_t handler_end_cpu;    /* written by the handler: CPU time at its end */
 	_Atomic uint32_t no_tstate_streak;   /* written by the handler */
 	_Atomic int recorded;                /* handler: set when it recorded a stack */
+	_Atomic uintptr_t tstate;            /* handler: the thread's PyThreadState, last seen */
 	struct pyi_raw_frame *scratch;       /* max_depth frames, used by this thread's handler */
 };
 
@@ -71,6 +72,7 @@ struct pyi_counters {
 	_Atomic uint64_t signals_sent;
 	_Atomic uint64_t signal_failures;
 	_Atomic uint64_t repeats;
+	_Atomic uint64_t remote_walks;
 	_Atomic uint64_t no_tstate;
 };
 
@@ -122,6 +124,13 @@ void pyi_handler_uninstall(struct pyi_session *s);
 /* Re-installs the fault guard if the program replaced it (faulthandler.enable() does),
  * keeping the program's handler as the one faults outside a walk are passed to. */
 void pyi_handler_reassert_guard(void);
+/*
+ * Sampler thread, for a thread that is blocked: walks its frames from here, through the
+ * thread state its handler last saw, without signalling it (so no EINTR). The walk counts
+ * only if the thread's CPU clock did not move meanwhile (it did not run, so its frames could
+ * not change). 0 when a sample was recorded, -1 when the caller must signal instead.
+ */
+int pyi_handler_sample_blocked(struct pyi_session *s, int index);
 /* Non-zero while the sampling signal still runs our handler. */
 int pyi_handler_still_ours(struct pyi_session *s);
 

@@ -210,11 +210,39 @@ int pyi_writer_open(struct pyi_session *s)
 	w.threads = 0;
 	w.repeats_without_stack = 0;
 	w.write_errno = 0;
-	memset(w.thread_flags, 0, w.thread_flags_cap);
+	if (w.thread_flags)
+		memset(w.thread_flags, 0, w.thread_flags_cap);
 	pyi_recbuf_reset(&w.buf);
 	pyi_recbuf_file_header(&w.buf, (uint32_t)s->pid, s->start_real_ns);
 	add_process_info(s);
 	return flush(s);
+}
+
+static size_t read_comm(const char *path, char *buf, size_t cap)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, cap);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	if (buf[n - 1] == '\n')
+		n--;
+	return (size_t)n;
+}
+
+/* The thread's OS name, where the program gave it one (it differs from the process's). */
+static void define_thread(uint32_t serial, uint32_t tid)
+{
+	char path[64], name[64], process[64];
+	size_t n, pn;
+	snprintf(path, sizeof(path), "/proc/self/task/%u/comm", tid);
+	n = read_comm(path, name, sizeof(name));
+	pn = read_comm("/proc/self/comm", process, sizeof(process));
+	if (n == pn && memcmp(name, process, n) == 0)
+		n = 0;
+	pyi_recbuf_thread(&w.buf, serial, tid, name, n);
 }
 
 static unsigned char *thread_flags(uint32_t serial)
@@ -267,7 +295,7 @@ static int encode(struct pyi_session *s, const struct pyi_ring_sample *r, int fi
 			return 1;
 	}
 	if (!(*tf & THREAD_DEFINED)) {
-		pyi_recbuf_thread(&w.buf, r->serial, r->tid, "", 0);
+		define_thread(r->serial, r->tid);
 		*tf |= THREAD_DEFINED;
 		w.threads++;
 	}
@@ -292,10 +320,10 @@ static int encode(struct pyi_session *s, const struct pyi_ring_sample *r, int fi
 			flags |= PYI_SAMPLE_PARTIAL;
 			continue;
 		}
-		if (!e->written) {
+		if (e->written != s->tag) {
 			pyi_recbuf_code(&w.buf, id, e->first_line, e->qualname, e->qualname_len,
 					e->filename, e->filename_len);
-			e->written = 1;
+			e->written = s->tag;
 		}
 		w.frames[i].code_id = id;
 		w.frames[i].line = frame_line(s, e, id, f[i].instr);
@@ -340,6 +368,7 @@ static void add_counters(struct pyi_session *s)
 		{"intern_full", load(&s->intern->full)},
 		{"signals_sent", load(&c->signals_sent)},
 		{"repeats", load(&c->repeats)},
+		{"blocked_walks", load(&c->remote_walks)},
 		{"no_thread_state", load(&c->no_tstate)},
 		{"signal_failures", load(&c->signal_failures)},
 	};
