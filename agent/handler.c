@@ -267,13 +267,12 @@ void pyi_handler_reassert_guard(void)
 	reassert(SIGBUS, &previous_bus_action);
 }
 
-/* The sampling signal: SIGPROF unless the program already uses it, else a free real-time one. */
+/* The sampling signal: a real-time signal nobody handles. Not SIGPROF: programs and other
+ * profilers use it (signal.setitimer(ITIMER_PROF) in Python), while Python programs leave
+ * real-time signals alone. */
 static int choose_signal(void)
 {
 	struct sigaction cur;
-	if (sigaction(SIGPROF, NULL, &cur) == 0 && !(cur.sa_flags & SA_SIGINFO) &&
-	    cur.sa_handler == SIG_DFL)
-		return SIGPROF;
 	for (int sig = SIGRTMAX - 1; sig >= SIGRTMIN + 2; sig--) {
 		if (sigaction(sig, NULL, &cur) == 0 && !(cur.sa_flags & SA_SIGINFO) &&
 		    cur.sa_handler == SIG_DFL)

@@ -256,6 +256,17 @@ static void say_handler_lost(struct pyi_session *s)
 		return;
 }
 
+static void say_install_failed(int rc)
+{
+	char line[200];
+	int n = snprintf(line, sizeof(line),
+			 "pyinstr: cannot install the sampling signal handler (%s); the program "
+			 "runs unprofiled\n", rc == -EBUSY ? "every real-time signal is in use"
+							  : strerror(-rc));
+	if (n > 0 && write(2, line, (size_t)n) < 0)
+		return;
+}
+
 void *pyi_sampler_main(void *arg)
 {
 	struct pyi_session *s = arg;
@@ -288,6 +299,20 @@ void *pyi_sampler_main(void *arg)
 		if (now - last_rescan >= RESCAN_NS || tick == 0) {
 			rescan(s, &st, now);
 			last_rescan = now;
+		}
+		if (!s->handlers_installed) {
+			/* Handlers go in only once the interpreter is initialised: CPython reads
+			 * every signal's disposition at start-up, and signal.getsignal() must
+			 * keep answering what it would without the agent. */
+			if (!pyi_loader_runtime_live_sigsafe(s->py))
+				continue;
+			int rc = pyi_handler_install(s);
+			if (rc) {
+				say_install_failed(rc);
+				break;
+			}
+			s->handlers_installed = 1;
+			tick = 0;
 		}
 		if ((tick & 63) == 0) {
 			if (!pyi_handler_still_ours(s)) {

@@ -122,15 +122,10 @@ int pyi_session_start(struct pyi_session *s, const struct pyi_config *cfg,
 	s->intern = &intern;
 	s->slots = slots;
 
-	rc = pyi_handler_install(s);
-	if (rc)
-		return rc;
 	if (!s->fork_child) {
 		rc = pyi_writer_open(s);
-		if (rc) {
-			pyi_handler_uninstall(s);
+		if (rc)
 			return rc;
-		}
 	}
 	/* release: everything above is visible to a handler that sees the session */
 	atomic_store_explicit(&pyi_active_session, s, memory_order_release);
@@ -209,7 +204,9 @@ void pyi_session_stop(struct pyi_session *s, uint32_t reason)
 		slot->scratch = NULL;
 		atomic_store(&slot->serial, 0);
 	}
-	pyi_handler_uninstall(s);
+	if (s->handlers_installed)
+		pyi_handler_uninstall(s);
+	s->handlers_installed = 0;
 }
 
 void pyi_session_abandon_in_child(struct pyi_session *s)
@@ -233,5 +230,7 @@ void pyi_session_abandon_in_child(struct pyi_session *s)
 		atomic_store(&s->slots[i].serial, 0);
 		atomic_store(&s->slots[i].in_flight, 0);
 	}
-	pyi_handler_uninstall(s);
+	if (s->handlers_installed)
+		pyi_handler_uninstall(s);
+	s->handlers_installed = 0;
 }

@@ -106,6 +106,7 @@ struct pyi_session {
 	uint64_t threads_seen;
 	int open_failed;
 	_Atomic int handler_lost;    /* our signal handler was replaced by the program */
+	int handlers_installed;      /* sampler: installed once the interpreter is initialised */
 };
 
 /* The session the signal handlers serve, or NULL. */
