@@ -89,6 +89,12 @@ $(PROBE): $(call obj,$(wildcard tests/probe/*.c) $(LOADER_SRCS) $(COMMON_SRCS))
 	$(quiet) LINK $@
 	$(Q)$(CC) -shared -o $@ $^ $(ALL_LDFLAGS) -ldl -lpthread
 
+# Writes synthetic profiles (tests and the report-throughput benchmark).
+MKPROFILE := $(B)/mkprofile
+$(MKPROFILE): $(call obj,tests/tools/mkprofile.c) $(B)/libreport.a
+	$(quiet) LINK $@
+	$(Q)$(CC) -o $@ $^ $(ALL_LDFLAGS) -lz -lm
+
 unit: $(UNIT_BINS)
 	@if [ -z "$(CHECK_LIBS)" ]; then echo "make check: the Check library is missing (apt-get install check pkg-config)"; exit 1; fi
 	@fail=0; for t in $(UNIT_BINS); do \
@@ -118,3 +124,6 @@ clean:
 	rm -rf $(B)
 
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
+
+# Keep test objects: they are intermediate files to make, but rebuilding them is waste.
+.SECONDARY:

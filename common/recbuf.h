@@ -2,7 +2,8 @@
  * recbuf: builds profile records (docs/FORMAT.md) into a growable memory buffer.
  * The agent's writer thread encodes with it, and tests use it to make profile files.
  * Allocates with malloc: never call it from a signal handler.
- * Functions return 0, or -ENOMEM (the buffer is then unchanged).
+ * Functions return 0, or -ENOMEM, or -EINVAL when a key is over 65535 bytes or a payload
+ * would exceed 1 MiB (the buffer is then unchanged).
  */
 #ifndef PYI_RECBUF_H
 #define PYI_RECBUF_H
