@@ -62,6 +62,13 @@ int pyi_loader_runtime_live_sigsafe(const struct pyi_python *py);
  */
 uintptr_t pyi_loader_tstate_sigsafe(const struct pyi_python *py);
 
+/*
+ * Whether tstate (this thread's, from pyi_loader_tstate_sigsafe) holds the GIL: 1 yes, 0 no,
+ * -1 unknown. 3.8-3.11 compare with _PyRuntime.gilstate.tstate_current; 3.12+ read the
+ * thread's _Py_tss_tstate when detection located it. Async-signal-safe.
+ */
+int pyi_loader_holds_gil_sigsafe(const struct pyi_python *py, uintptr_t tstate);
+
 /* One frame as the walker found it: a live code object and an instruction offset in the
  * unit that pyi_linetable_line() takes for this version (-1: not started). */
 struct pyi_raw_frame {

@@ -1,0 +1,107 @@
+/*
+ * elfsym: symbol lookup in an ELF file's .symtab/.dynsym. See elfsym.h.
+ */
+#include "loader/elfsym.h"
+
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Non-zero when [off, off+len) lies inside a file of size size. */
+static int in_file(uint64_t off, uint64_t len, uint64_t size)
+{
+	return off <= size && len <= size - off;
+}
+
+/* Searches one symbol table section; 0 with *value set, or -ENOENT. */
+static int search_table(const unsigned char *file, uint64_t size, const Elf64_Shdr *shdrs,
+			unsigned shnum, const Elf64_Shdr *tab, const char *name, uint64_t *value)
+{
+	const Elf64_Shdr *strtab;
+	size_t name_len = strlen(name);
+
+	if (tab->sh_entsize != sizeof(Elf64_Sym) || tab->sh_link >= shnum)
+		return -ENOENT;
+	strtab = &shdrs[tab->sh_link];
+	if (!in_file(tab->sh_offset, tab->sh_size, size) ||
+	    !in_file(strtab->sh_offset, strtab->sh_size, size))
+		return -ENOENT;
+
+	uint64_t count = tab->sh_size / sizeof(Elf64_Sym);
+	for (uint64_t i = 0; i < count; i++) {
+		Elf64_Sym sym;
+
+		memcpy(&sym, file + tab->sh_offset + i * sizeof(sym), sizeof(sym));
+		if (ELF64_ST_TYPE(sym.st_info) != STT_TLS)
+			continue;
+		if (sym.st_name >= strtab->sh_size || strtab->sh_size - sym.st_name <= name_len)
+			continue;
+		const char *s = (const char *)file + strtab->sh_offset + sym.st_name;
+		if (memcmp(s, name, name_len + 1) == 0) {
+			*value = sym.st_value;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+static int search_file(const unsigned char *file, uint64_t size, const char *name,
+		       uint64_t *value)
+{
+	Elf64_Ehdr eh;
+
+	if (size < sizeof(eh))
+		return -ENOEXEC;
+	memcpy(&eh, file, sizeof(eh));
+	if (memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
+	    eh.e_shentsize != sizeof(Elf64_Shdr) || eh.e_shnum == 0 || eh.e_shnum > 65000 ||
+	    !in_file(eh.e_shoff, (uint64_t)eh.e_shnum * sizeof(Elf64_Shdr), size) ||
+	    eh.e_shoff % 8 != 0)
+		return -ENOEXEC;
+
+	const Elf64_Shdr *shdrs = (const Elf64_Shdr *)(file + eh.e_shoff);
+	/* .symtab first: it has the LOCAL symbols; .dynsym only the exported ones. */
+	static const uint32_t order[] = { SHT_SYMTAB, SHT_DYNSYM };
+	for (size_t k = 0; k < sizeof(order) / sizeof(order[0]); k++) {
+		for (unsigned i = 0; i < eh.e_shnum; i++) {
+			if (shdrs[i].sh_type == order[k] &&
+			    search_table(file, size, shdrs, eh.e_shnum, &shdrs[i], name, value) == 0)
+				return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+int pyi_elfsym_tls_value(const char *path, const char *name, uint64_t *value)
+{
+	struct stat st;
+	void *map = MAP_FAILED;
+	int rc;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) != 0) {
+		rc = -errno;
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size <= 0) {
+		rc = -ENOEXEC;
+		goto out;
+	}
+	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (map == MAP_FAILED) {
+		rc = -errno;
+		goto out;
+	}
+	rc = search_file(map, (uint64_t)st.st_size, name, value);
+out:
+	if (map != MAP_FAILED)
+		munmap(map, (size_t)st.st_size);
+	close(fd);
+	return rc;
+}
