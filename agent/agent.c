@@ -11,6 +11,14 @@
  * session of its own that writes its own file, opened only once it has samples.
  * A vfork child shares the parent's memory: every path here checks getpid() against the
  * session's pid and leaves the parent's session alone.
+ *
+ * fork and fclose are interposed for one reason. CPython 3.12+ os.fork() warns
+ * ("This process ... is multi-threaded, use of fork() may lead to deadlocks") when
+ * /proc/self/stat counts more than one thread, which the agent's own threads would make true.
+ * So around a fork that comes from libpython (os.fork) the agent's threads are stopped, and
+ * they start again at the first fclose() of the forking thread after the fork: the one that
+ * closes /proc/self/stat once CPython has counted the threads (Modules/posixmodule.c,
+ * warn_about_fork_with_threads, 3.12 and 3.13).
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -43,12 +51,20 @@ typedef int (*execvp_fn)(const char *, char *const[]);
 typedef int (*execvpe_fn)(const char *, char *const[], char *const[]);
 typedef int (*fexecve_fn)(int, char *const[], char *const[]);
 typedef void (*exit_fn)(int);
+typedef pid_t (*fork_fn)(void);
+typedef int (*fclose_fn)(FILE *);
 
 static execve_fn real_execve;
 static execvp_fn real_execvp;
 static execvpe_fn real_execvpe;
 static fexecve_fn real_fexecve;
 static exit_fn real_exit;
+static fork_fn real_fork;
+static fclose_fn real_fclose;
+
+static void *python_image; /* load address of the object holding libpython */
+static _Atomic int resume_pending;
+static pid_t resume_tid;
 
 static const char *lookup_env(const char *name, void *ctx)
 {
@@ -166,6 +182,8 @@ __attribute__((constructor)) static void agent_init(void)
 	real_execvpe = (execvpe_fn)dlsym(RTLD_NEXT, "execvpe");
 	real_fexecve = (fexecve_fn)dlsym(RTLD_NEXT, "fexecve");
 	real_exit = (exit_fn)dlsym(RTLD_NEXT, "_exit");
+	real_fork = (fork_fn)dlsym(RTLD_NEXT, "fork");
+	real_fclose = (fclose_fn)dlsym(RTLD_NEXT, "fclose");
 
 	rc = pyi_loader_detect(&python, why, sizeof(why));
 	if (rc == PYI_LOADER_NOT_PYTHON)
@@ -182,6 +200,10 @@ __attribute__((constructor)) static void agent_init(void)
 		return;
 	}
 	python_ok = 1;
+	Dl_info where;
+	void *version_fn = dlsym(RTLD_DEFAULT, "Py_GetVersion");
+	if (version_fn && dladdr(version_fn, &where))
+		python_image = where.dli_fbase;
 	pthread_atfork(before_fork, after_fork_parent, after_fork_child);
 	if (config.enabled) {
 		pthread_mutex_lock(&lifecycle);
@@ -274,5 +296,60 @@ PUBLIC int fexecve(int fd, char *const argv[], char *const envp[])
 	int was_active = before_exec();
 	int rc = real_fexecve(fd, argv, envp);
 	resume_after_failed_exec(was_active);
+	return rc;
+}
+
+/* Is this fork os.fork() of a CPython that counts threads afterwards (3.12+)? */
+static int fork_is_counted(void *caller)
+{
+	Dl_info where;
+	if (!session_active || session.pid != getpid() || python.hexversion < 0x030c0000)
+		return 0;
+	return python_image && dladdr(caller, &where) && where.dli_fbase == python_image;
+}
+
+PUBLIC pid_t fork(void)
+{
+	if (!real_fork)
+		real_fork = (fork_fn)dlsym(RTLD_NEXT, "fork");
+	if (!fork_is_counted(__builtin_return_address(0)))
+		return real_fork();
+	pthread_mutex_lock(&lifecycle);
+	int paused = session_active;
+	if (paused)
+		pyi_session_pause(&session);
+	pthread_mutex_unlock(&lifecycle);
+	pid_t pid = real_fork();
+	if (pid != 0 && paused) {
+		int saved = errno;
+		if (pid > 0) {
+			resume_tid = (pid_t)syscall(SYS_gettid);
+			atomic_store(&resume_pending, 1);
+		} else {
+			pthread_mutex_lock(&lifecycle);
+			if (session_active)
+				pyi_session_resume(&session);
+			pthread_mutex_unlock(&lifecycle);
+		}
+		errno = saved;
+	}
+	return pid;
+}
+
+PUBLIC int fclose(FILE *stream)
+{
+	if (!real_fclose)
+		real_fclose = (fclose_fn)dlsym(RTLD_NEXT, "fclose");
+	int rc = real_fclose(stream);
+	if (atomic_load_explicit(&resume_pending, memory_order_relaxed) &&
+	    (pid_t)syscall(SYS_gettid) == resume_tid) {
+		int saved = errno;
+		atomic_store(&resume_pending, 0);
+		pthread_mutex_lock(&lifecycle);
+		if (session_active && session.pid == getpid())
+			pyi_session_resume(&session);
+		pthread_mutex_unlock(&lifecycle);
+		errno = saved;
+	}
 	return rc;
 }

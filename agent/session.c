@@ -180,6 +180,33 @@ static void wait_for_handlers(struct pyi_session *s)
 	}
 }
 
+void pyi_session_pause(struct pyi_session *s)
+{
+	wake(s, &s->stopping);
+	if (s->sampler_started)
+		pthread_join(s->sampler_thread, NULL);
+	s->sampler_started = 0;
+	wake(s, &s->writer_stop);
+	if (s->writer_started)
+		pthread_join(s->writer_thread, NULL);
+	s->writer_started = 0;
+}
+
+int pyi_session_resume(struct pyi_session *s)
+{
+	int rc;
+	atomic_store(&s->stopping, 0);
+	atomic_store(&s->writer_stop, 0);
+	rc = start_thread(&s->writer_thread, pyi_writer_main, s);
+	if (rc == 0) {
+		s->writer_started = 1;
+		rc = start_thread(&s->sampler_thread, pyi_sampler_main, s);
+	}
+	if (rc == 0)
+		s->sampler_started = 1;
+	return rc;
+}
+
 void pyi_session_stop(struct pyi_session *s, uint32_t reason)
 {
 	wake(s, &s->stopping);

@@ -116,6 +116,10 @@ int pyi_session_start(struct pyi_session *s, const struct pyi_config *cfg,
 		      const struct pyi_python *py, pid_t fork_of);
 /* Stops sampling, drains, writes the END record and closes the file; prints the exit line. */
 void pyi_session_stop(struct pyi_session *s, uint32_t reason);
+/* Stops the sampler and writer threads, keeping everything else (the file stays open). */
+void pyi_session_pause(struct pyi_session *s);
+/* Starts them again after pyi_session_pause(). 0 or -errno. */
+int pyi_session_resume(struct pyi_session *s);
 /* In a fork child: forget the parent's session without touching its file. */
 void pyi_session_abandon_in_child(struct pyi_session *s);
 
