@@ -294,8 +294,11 @@ void *pyi_sampler_main(void *arg)
 		if (pyi_session_sleep_until(s, next, &s->stopping))
 			break;
 		uint64_t now = pyi_now_ns(CLOCK_MONOTONIC);
-		if (now > next + 50 * interval)
-			next = now; /* we were descheduled for long: do not burst to catch up */
+		/* Late by a whole interval (the sampler was descheduled): start again from now
+		 * rather than tick in a burst to catch up, which would give the stack of that
+		 * moment many samples of almost no weight. */
+		if (now >= next + interval)
+			next = now;
 		if (now - last_rescan >= RESCAN_NS || tick == 0) {
 			rescan(s, &st, now);
 			last_rescan = now;
