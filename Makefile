@@ -82,12 +82,27 @@ $(B)/tests/%: $(B)/obj/tests/unit/%.o $(B)/libagent.a $(B)/libreport.a
 	$(quiet) LINK $@
 	$(Q)$(CC) -o $@ $^ $(ALL_LDFLAGS) $(CHECK_LIBS) -ldl -lpthread -lz -lm
 
-# A test-only library exposing the loader's walk to Python through ctypes.
+# A test-only library exposing the loader's walk to Python through ctypes. Built without
+# sanitizers: an ASan-built object cannot be loaded into a stock python.
 PROBE := $(B)/tests/libpyiprobe.so
-$(PROBE): $(call obj,$(wildcard tests/probe/*.c) $(LOADER_SRCS) $(COMMON_SRCS))
+$(PROBE): tests/probe/probe.c $(LOADER_SRCS) $(wildcard loader/*.h)
 	@mkdir -p $(dir $@)
 	$(quiet) LINK $@
-	$(Q)$(CC) -shared -o $@ $^ $(ALL_LDFLAGS) -ldl -lpthread
+	$(Q)$(CC) $(filter-out -fsanitize=%,$(ALL_CFLAGS)) -shared -o $@ tests/probe/probe.c \
+		$(LOADER_SRCS) -Wl,-z,defs -ldl -lpthread
+
+# The loader against a fake libpython 3.14 / 3.15 (no real build of either is installed).
+FAKE_CHECKS := $(B)/tests/check_fake_cpython314 $(B)/tests/check_fake_cpython315
+$(B)/tests/libfakepy3%.so: tests/probe/fake_cpython.c
+	@mkdir -p $(dir $@)
+	$(quiet) LINK $@
+	$(Q)$(CC) $(ALL_CFLAGS) -DFAKE_MINOR=$* -shared -o $@ $< $(ALL_LDFLAGS)
+$(B)/tests/check_fake_cpython3%: tests/probe/check_fake_cpython.c $(LOADER_SRCS) \
+		$(wildcard loader/*.h) $(B)/tests/libfakepy3%.so
+	$(quiet) LINK $@
+	$(Q)$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -DFAKE_MINOR=$* -o $@ \
+		tests/probe/check_fake_cpython.c $(LOADER_SRCS) -L$(B)/tests -lfakepy3$* \
+		-Wl,-rpath,'$$ORIGIN' $(ALL_LDFLAGS) $(CHECK_LIBS) -ldl -lpthread
 
 # Writes synthetic profiles (tests and the report-throughput benchmark).
 MKPROFILE := $(B)/mkprofile
@@ -95,9 +110,9 @@ $(MKPROFILE): $(call obj,tests/tools/mkprofile.c) $(B)/libreport.a
 	$(quiet) LINK $@
 	$(Q)$(CC) -o $@ $^ $(ALL_LDFLAGS) -lz -lm
 
-unit: $(UNIT_BINS)
+unit: $(UNIT_BINS) $(FAKE_CHECKS)
 	@if [ -z "$(CHECK_LIBS)" ]; then echo "make check: the Check library is missing (apt-get install check pkg-config)"; exit 1; fi
-	@fail=0; for t in $(UNIT_BINS); do \
+	@fail=0; for t in $(UNIT_BINS) $(FAKE_CHECKS); do \
 		PYI_TEST_ROOT=$(CURDIR) timeout 300 $$t || fail=1; \
 	done; exit $$fail
 

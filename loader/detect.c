@@ -148,16 +148,33 @@ static int find_layout(struct pyi_python *py, const unsigned char *rt, char *why
 }
 
 /*
+ * One thread-local: its accessor is decoded inside the module that holds the accessor's
+ * code (libpython's data, _PyRuntime included, may have been copy-relocated into an
+ * executable that refers to it, so data addresses do not identify the module).
+ */
+static int locate(uintptr_t accessor, uintptr_t libpython_code, const char *name,
+		  intptr_t *tpoff, char *why, size_t why_len)
+{
+	struct pyi_tls_module m;
+	const char *how;
+
+	if (pyi_tls_find_module(accessor ? accessor : libpython_code, &m) != 0) {
+		snprintf(why, why_len, "no loaded module contains the code of libpython");
+		return -ENOENT;
+	}
+	return pyi_tls_locate(&m, accessor, name, tpoff, &how, why, why_len);
+}
+
+/*
  * The thread-locals. 3.12+: _Py_tss_tstate (the attached tstate; optional, it only refines
  * the tstate choice and tells GIL holders apart). 3.14+: _Py_tss_gilstate, the bound tstate
  * that replaced the gilstate TSS key (CPython gh-131185); required.
  */
-static int find_tls(struct pyi_python *py, const struct pyi_tls_module *m, char *why,
+static int find_tls(struct pyi_python *py, uintptr_t libpython_code, char *why,
 		    size_t why_len)
 {
 	struct pyi_layout *l = &py->layout;
 	char reason[400];
-	const char *how;
 	intptr_t off;
 
 	if (py->minor >= 12) {
@@ -165,8 +182,8 @@ static int find_tls(struct pyi_python *py, const struct pyi_tls_module *m, char 
 
 		if (!acc)
 			acc = (uintptr_t)sym("PyThreadState_GetUnchecked");
-		if (pyi_tls_locate(m, acc, "_Py_tss_tstate", &off, &how, reason,
-				   sizeof(reason)) == 0) {
+		if (locate(acc, libpython_code, "_Py_tss_tstate", &off, reason,
+			   sizeof(reason)) == 0) {
 			l->have_tls_tstate = 1;
 			l->tls_tstate = off;
 		}
@@ -177,14 +194,16 @@ static int find_tls(struct pyi_python *py, const struct pyi_tls_module *m, char 
 	}
 
 	uintptr_t acc = (uintptr_t)sym("PyGILState_GetThisThreadState");
-	if (pyi_tls_locate(m, acc, "_Py_tss_gilstate", &off, &how, reason, sizeof(reason))) {
+	if (locate(acc, libpython_code, "_Py_tss_gilstate", &off, reason, sizeof(reason))) {
 		snprintf(why, why_len, "CPython %s: cannot locate the thread-local "
 			 "_Py_tss_gilstate: %s", py->version, reason);
 		return -ENOENT;
 	}
 	/* When the file still has its symbols, the decoded accessor must agree with them. */
+	struct pyi_tls_module m;
 	intptr_t from_symtab;
-	if (pyi_tls_from_symtab(m, "_Py_tss_gilstate", &from_symtab, reason,
+	if (pyi_tls_find_module(acc ? acc : libpython_code, &m) == 0 &&
+	    pyi_tls_from_symtab(&m, "_Py_tss_gilstate", &from_symtab, reason,
 				sizeof(reason)) == 0 && from_symtab != off) {
 		snprintf(why, why_len, "CPython %s: _Py_tss_gilstate is at tp%+ld by its "
 			 "accessor but tp%+ld by the symbol table", py->version, (long)off,
@@ -276,13 +295,15 @@ int pyi_loader_detect(struct pyi_python *py, char *why, size_t why_len)
 		return PYI_LOADER_UNSUPPORTED;
 	}
 
-	if (pyi_tls_find_module(l->runtime, &module) != 0) {
-		snprintf(why, why_len, "CPython %s: no loaded module contains _PyRuntime",
+	/* libpython is linked into the executable when its code is there (its data may be
+	 * in the executable either way, through copy relocations). */
+	if (pyi_tls_find_module((uintptr_t)get_version, &module) != 0) {
+		snprintf(why, why_len, "CPython %s: no loaded module contains Py_GetVersion",
 			 py->version);
 		return PYI_LOADER_UNSUPPORTED;
 	}
 	py->static_libpython = module.is_main;
-	if (find_tls(py, &module, why, why_len))
+	if (find_tls(py, (uintptr_t)get_version, why, why_len))
 		return PYI_LOADER_UNSUPPORTED;
 	py->linetable_kind = linetable_kind(py->minor);
 	return PYI_LOADER_OK;

@@ -308,8 +308,12 @@ int pyi_layout_from_debug(const unsigned char *runtime, unsigned minor, struct p
 	rc = rc ? rc : expect_in("interpreter_frame.size", fr_size, 64, 512, why, why_len);
 	rc = rc ? rc : expect_in("interpreter_frame.instr_ptr", dbg(runtime, p->fr_instr_ptr), 16,
 				 fr_size, why, why_len);
-	rc = rc ? rc : expect_in("interpreter_frame.owner", dbg(runtime, p->fr_owner), 16, fr_size,
-				 why, why_len);
+	/* From 3.11 to 3.15 the owner byte follows instr_ptr and holds the small enum the walker
+	 * knows. A later CPython development snapshot moved it into a leading "core" struct
+	 * (owner at 16) and turned the values into bit flags; refuse such a layout rather than
+	 * guess what its owners mean. */
+	rc = rc ? rc : expect_in("interpreter_frame.owner", dbg(runtime, p->fr_owner),
+				 dbg(runtime, p->fr_instr_ptr) + 8, fr_size, why, why_len);
 	rc = rc ? rc : expect_in("code_object.size", co_size, 128, 4096, why, why_len);
 	rc = rc ? rc : expect_in("code_object.filename", co_filename, 24, co_size, why, why_len);
 	rc = rc ? rc : expect_in("code_object.linetable", dbg(runtime, p->co_linetable), 24,

@@ -87,15 +87,23 @@ int pyi_tls_find_module(uintptr_t addr, struct pyi_tls_module *m)
 	return ctx.found ? 0 : -ENOENT;
 }
 
+/* How many bytes from addr (at most want) lie inside the loaded segment holding addr. */
+static size_t mapped_len(const struct pyi_tls_module *m, uintptr_t addr, size_t want)
+{
+	for (unsigned i = 0; i < m->nseg; i++) {
+		if (addr >= m->seg[i].start && addr < m->seg[i].end) {
+			size_t room = m->seg[i].end - addr;
+
+			return room < want ? room : want;
+		}
+	}
+	return 0;
+}
+
 /* Non-zero when [addr, addr+len) lies inside one of m's loaded segments. */
 static int mapped(const struct pyi_tls_module *m, uintptr_t addr, size_t len)
 {
-	for (unsigned i = 0; i < m->nseg; i++) {
-		if (addr >= m->seg[i].start && addr < m->seg[i].end &&
-		    len <= m->seg[i].end - addr)
-			return 1;
-	}
-	return 0;
+	return mapped_len(m, addr, len) == len;
 }
 
 static int32_t d32(const unsigned char *p)
@@ -246,11 +254,13 @@ int pyi_tls_from_accessor(const struct pyi_tls_module *m, uintptr_t accessor, in
 	intptr_t off;
 	int rc;
 
-	if (!accessor || !mapped(m, accessor, CODE_WINDOW)) {
+	/* The window stops at the end of the segment: a small accessor can be its last bytes. */
+	size_t window = accessor ? mapped_len(m, accessor, CODE_WINDOW) : 0;
+	if (window == 0) {
 		snprintf(why, why_len, "no accessor function to decode in %s", m->path);
 		return -ENOENT;
 	}
-	if (pyi_tls_decode((const unsigned char *)accessor, CODE_WINDOW, accessor, &acc) != 0) {
+	if (pyi_tls_decode((const unsigned char *)accessor, window, accessor, &acc) != 0) {
 		snprintf(why, why_len, "the accessor at %s+%#lx is not a recognised TLS access",
 			 m->path, (unsigned long)(accessor - m->bias));
 		return -ENOENT;

@@ -203,9 +203,10 @@ static int add(struct walk *w, uintptr_t code, int32_t instr)
 static void walk_objects(struct walk *w, uintptr_t f)
 {
 	const struct pyi_layout *L = w->L;
+	uintptr_t back = 0;
 
-	while (f) {
-		uintptr_t type, code, back;
+	for (; f; f = back) {
+		uintptr_t type, code;
 		int32_t lasti;
 
 		if (w->budget-- <= 0) {
@@ -217,17 +218,15 @@ static void walk_objects(struct walk *w, uintptr_t f)
 			add_bad(w); /* the chain itself is broken: nothing beyond is reachable */
 			return;
 		}
-		if (pyi_peek_ptr(f + L->fr_code, &code) || !is_code(L, code) ||
-		    pyi_peek_i32(f + L->fr_instr, &lasti)) {
-			add_bad(w);
-		} else if (add(w, code, lasti)) {
-			return;
-		}
 		if (back == f) {
-			w->flags |= PYI_WALK_PARTIAL;
-			return;
+			w->flags |= PYI_WALK_PARTIAL; /* a loop: this frame is the last one */
+			back = 0;
 		}
-		f = back;
+		if (pyi_peek_ptr(f + L->fr_code, &code) || !is_code(L, code) ||
+		    pyi_peek_i32(f + L->fr_instr, &lasti))
+			add_bad(w);
+		else if (add(w, code, lasti))
+			return;
 	}
 }
 
@@ -245,10 +244,11 @@ static enum chain_result walk_frames(struct walk *w, uintptr_t f, int check_root
 				     uintptr_t entry_prev)
 {
 	const struct pyi_layout *L = w->L;
+	uintptr_t prev = 0;
 	int first = 1;
 
-	for (; f; first = 0) {
-		uintptr_t prev, code, ip;
+	for (; f; first = 0, f = prev) {
+		uintptr_t code, ip;
 		uint8_t owner;
 		int32_t first_traceable;
 		int64_t units;
@@ -282,13 +282,11 @@ static enum chain_result walk_frames(struct walk *w, uintptr_t f, int check_root
 			}
 		}
 		if (prev == f) {
-			w->flags |= PYI_WALK_PARTIAL;
-			return CHAIN_DONE;
+			w->flags |= PYI_WALK_PARTIAL; /* a loop: this frame is the last one */
+			prev = 0;
 		}
-		if (owner >= L->owner_first_shim) {
-			f = prev;
+		if (owner >= L->owner_first_shim)
 			continue;
-		}
 
 		if (pyi_peek_ptr(f + L->fr_code, &code))
 			code = 0;
@@ -312,17 +310,13 @@ static enum chain_result walk_frames(struct walk *w, uintptr_t f, int check_root
 			if (first && check_root)
 				return CHAIN_STALE;
 			add_bad(w);
-			f = prev;
 			continue;
 		}
 		int32_t instr = (int32_t)(bytes / 2);
-		if (owner != L->owner_generator && instr < first_traceable) {
-			f = prev; /* incomplete: still in the prologue before RESUME */
-			continue;
-		}
+		if (owner != L->owner_generator && instr < first_traceable)
+			continue; /* incomplete: still in the prologue before RESUME */
 		if (add(w, code, instr))
 			return CHAIN_DONE;
-		f = prev;
 	}
 	return CHAIN_DONE;
 }

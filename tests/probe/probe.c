@@ -165,24 +165,24 @@ PROBE_API int pyi_probe_info(char *buf, size_t cap)
 			{ "_Py_tss_tstate", "_PyThreadState_GetCurrent" },
 			{ "_Py_tss_gilstate", "PyGILState_GetThisThreadState" },
 		};
-		struct pyi_tls_module m;
+		uintptr_t code = (uintptr_t)dlsym(RTLD_DEFAULT, "Py_GetVersion");
 
-		if (pyi_tls_find_module(l->runtime, &m) == 0) {
-			for (size_t i = 0; i < 2; i++) {
-				char reason[400];
-				intptr_t off;
-				uintptr_t acc = (uintptr_t)dlsym(RTLD_DEFAULT, names[i][1]);
+		for (size_t i = 0; i < 2; i++) {
+			struct pyi_tls_module m;
+			char reason[400];
+			intptr_t off;
+			uintptr_t acc = (uintptr_t)dlsym(RTLD_DEFAULT, names[i][1]);
 
-				if (pyi_tls_from_accessor(&m, acc, &off, reason, sizeof(reason)) == 0)
-					put(&o, "%s.accessor=%ld\n", names[i][0], (long)off);
-				else
-					put(&o, "%s.accessor=none:%s\n", names[i][0], reason);
-				if (pyi_tls_from_symtab(&m, names[i][0], &off, reason,
-							sizeof(reason)) == 0)
-					put(&o, "%s.symtab=%ld\n", names[i][0], (long)off);
-				else
-					put(&o, "%s.symtab=none:%s\n", names[i][0], reason);
-			}
+			if (pyi_tls_find_module(acc ? acc : code, &m) != 0)
+				continue;
+			if (pyi_tls_from_accessor(&m, acc, &off, reason, sizeof(reason)) == 0)
+				put(&o, "%s.accessor=%ld\n", names[i][0], (long)off);
+			else
+				put(&o, "%s.accessor=none:%s\n", names[i][0], reason);
+			if (pyi_tls_from_symtab(&m, names[i][0], &off, reason, sizeof(reason)) == 0)
+				put(&o, "%s.symtab=%ld\n", names[i][0], (long)off);
+			else
+				put(&o, "%s.symtab=none:%s\n", names[i][0], reason);
 		}
 	}
 	if (o.overflow)
