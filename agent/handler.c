@@ -44,6 +44,14 @@ static struct sigaction previous_bus_action, original_bus_action;
 static int guard_installed;
 static volatile sig_atomic_t faults_passed_on;
 
+/* CLOCK_MONOTONIC is served by the vDSO: no system call. */
+static uint64_t mono_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static uint64_t thread_cpu_now(void)
 {
 	struct timespec ts;
@@ -134,6 +142,7 @@ static void on_sample_signal(int signo, siginfo_t *info, void *uctx)
 	if ((value >> 16) != s->tag || (value & 0xffff) >= PYI_MAX_THREADS)
 		goto out;
 	slot = &s->slots[value & 0xffff];
+	uint64_t entered = mono_now();
 
 	if (sigsetjmp(guard_env, 0)) {
 		/* A read faulted mid-walk: this sample is abandoned, the program goes on. */
@@ -160,6 +169,9 @@ static void on_sample_signal(int signo, siginfo_t *info, void *uctx)
 	}
 done:
 	atomic_store_explicit(&slot->handler_end_cpu, thread_cpu_now(), memory_order_relaxed);
+	atomic_fetch_add_explicit(&s->counters.handler_ns, mono_now() - entered,
+				  memory_order_relaxed);
+	atomic_fetch_add_explicit(&s->counters.handler_runs, 1, memory_order_relaxed);
 	/* release: the sampler may reuse the pending fields once it sees in_flight == 0 */
 	atomic_store_explicit(&slot->in_flight, 0, memory_order_release);
 out:

@@ -73,6 +73,8 @@ struct pyi_counters {
 	_Atomic uint64_t signal_failures;
 	_Atomic uint64_t repeats;
 	_Atomic uint64_t remote_walks;
+	_Atomic uint64_t handler_ns;   /* time spent in the signal handler, summed */
+	_Atomic uint64_t handler_runs;
 	_Atomic uint64_t no_tstate;
 };
 

@@ -369,6 +369,8 @@ static void add_counters(struct pyi_session *s)
 		{"signals_sent", load(&c->signals_sent)},
 		{"repeats", load(&c->repeats)},
 		{"blocked_walks", load(&c->remote_walks)},
+		{"handler_ns", load(&c->handler_ns)},
+		{"handler_runs", load(&c->handler_runs)},
 		{"no_thread_state", load(&c->no_tstate)},
 		{"signal_failures", load(&c->signal_failures)},
 	};
