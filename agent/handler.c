@@ -52,14 +52,6 @@ static uint64_t mono_now(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static uint64_t thread_cpu_now(void)
-{
-	struct timespec ts;
-	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
-		return 0;
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static void record_sample(struct pyi_session *s, struct pyi_thread_slot *slot, int depth,
 			  const uint32_t flags)
 {
@@ -98,7 +90,7 @@ static int walk_and_intern(struct pyi_session *s, struct pyi_thread_slot *slot,
 	if (!pyi_loader_runtime_live_sigsafe(py))
 		return -1;
 	if (!ts) {
-		ts = pyi_loader_tstate_sigsafe(py);
+		ts = pyi_loader_tstate_sigsafe(py, slot->tid);
 		atomic_store_explicit(&slot->tstate, ts, memory_order_relaxed);
 	}
 	if (!ts)
@@ -168,7 +160,6 @@ static void on_sample_signal(int signo, siginfo_t *info, void *uctx)
 		atomic_store_explicit(&slot->recorded, 1, memory_order_relaxed);
 	}
 done:
-	atomic_store_explicit(&slot->handler_end_cpu, thread_cpu_now(), memory_order_relaxed);
 	atomic_fetch_add_explicit(&s->counters.handler_ns, mono_now() - entered,
 				  memory_order_relaxed);
 	atomic_fetch_add_explicit(&s->counters.handler_runs, 1, memory_order_relaxed);

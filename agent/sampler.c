@@ -22,9 +22,11 @@
 #include "agent/session.h"
 #include "common/format.h"
 
-/* CPU time a thread may use without being signalled again: covers the handler's own tail
- * and a system call's EINTR retry, so a thread that went to sleep is signalled once, not
- * every tick. */
+/* CPU time since its last signal above which a thread counts as running, and is signalled.
+ * Below it (and above zero) the thread ran a little, typically our own handler and a system
+ * call's retry, or a short burst before blocking again: its stack is read from the sampler
+ * thread instead, if it holds still, so a thread that went to sleep is interrupted once,
+ * not every tick. */
 #define REPEAT_THRESHOLD_NS 20000u
 /* Signals without a thread state before a thread counts as native: long enough to cover
  * an interpreter's start-up, when the runtime already says it is initialised but the main
@@ -186,9 +188,7 @@ static void sample_thread(struct pyi_session *s, int index, uint64_t now)
 	if (clock_gettime(slot->cpu_clock, &ts) != 0)
 		return; /* exited: the next rescan releases the slot */
 	uint64_t cpu = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-	uint64_t base = atomic_load_explicit(&slot->handler_end_cpu, memory_order_relaxed);
-	if (base < slot->signal_cpu)
-		base = slot->signal_cpu;
+	uint64_t base = slot->signal_cpu;
 	int used_cpu = slot->signal_cpu == 0 || cpu > base + REPEAT_THRESHOLD_NS;
 
 	if (!slot->native && slot->tid != s->pid &&

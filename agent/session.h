@@ -40,7 +40,6 @@ struct pyi_thread_slot {
 	/* Handed to the handler with the signal (written before the send, read in the handler). */
 	uint64_t pending_time_ns, pending_wall_ns, pending_cpu_ns;
 	_Atomic int in_flight;               /* set by the sampler, cleared by the handler */
-	_Atomic uint64_t handler_end_cpu;    /* written by the handler: CPU time at its end */
 	_Atomic uint32_t no_tstate_streak;   /* written by the handler */
 	_Atomic int recorded;                /* handler: set when it recorded a stack */
 	_Atomic uintptr_t tstate;            /* handler: the thread's PyThreadState, last seen */

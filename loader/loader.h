@@ -60,7 +60,9 @@ int pyi_loader_runtime_live_sigsafe(const struct pyi_python *py);
  * released), or 0 when it has none or the state fails validation (thread_id must equal
  * pthread_self()). Async-signal-safe (uses pthread_getspecific on 3.8-3.13).
  */
-uintptr_t pyi_loader_tstate_sigsafe(const struct pyi_python *py);
+/* tid: the calling thread's kernel id when the caller knows it (saves a system call in the
+ * handler), or 0 to ask the kernel. */
+uintptr_t pyi_loader_tstate_sigsafe(const struct pyi_python *py, long tid);
 
 /*
  * Whether tstate (this thread's, from pyi_loader_tstate_sigsafe) holds the GIL: 1 yes, 0 no,

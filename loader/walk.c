@@ -116,7 +116,7 @@ static uintptr_t attached_tstate(const struct pyi_layout *L)
  * free it before clearing the TSS slot) and a stale one inherited over fork before CPython
  * re-binds it.
  */
-static int tstate_is_ours(const struct pyi_layout *L, uintptr_t ts)
+static int tstate_is_ours(const struct pyi_layout *L, uintptr_t ts, long tid)
 {
 	uintptr_t thread_id, native_id, interp;
 
@@ -125,12 +125,12 @@ static int tstate_is_ours(const struct pyi_layout *L, uintptr_t ts)
 		return 0;
 	if (L->ts_native_thread_id != NONE &&
 	    (pyi_peek_ptr(ts + L->ts_native_thread_id, &native_id) ||
-	     native_id != (uintptr_t)gettid_raw()))
+	     native_id != (uintptr_t)(tid ? tid : gettid_raw())))
 		return 0;
 	return pyi_peek_ptr(ts + L->ts_interp, &interp) == 0 && interp != 0;
 }
 
-uintptr_t pyi_loader_tstate_sigsafe(const struct pyi_python *py)
+uintptr_t pyi_loader_tstate_sigsafe(const struct pyi_python *py, long tid)
 {
 	const struct pyi_layout *L = &py->layout;
 	uintptr_t bound = bound_tstate(L);
@@ -138,9 +138,9 @@ uintptr_t pyi_loader_tstate_sigsafe(const struct pyi_python *py)
 
 	/* A thread running a sub-interpreter (or a tstate it created by hand) is attached to a
 	 * tstate other than its gilstate one; the attached one holds the running frames. */
-	if (attached && attached != bound && tstate_is_ours(L, attached))
+	if (attached && attached != bound && tstate_is_ours(L, attached, tid))
 		return attached;
-	return tstate_is_ours(L, bound) ? bound : 0;
+	return tstate_is_ours(L, bound, tid) ? bound : 0;
 }
 
 int pyi_loader_holds_gil_sigsafe(const struct pyi_python *py, uintptr_t tstate)

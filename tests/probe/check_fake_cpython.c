@@ -316,14 +316,14 @@ START_TEST(tstate_is_the_bound_one_when_it_belongs_to_this_thread)
 	uintptr_t ts = build_stack();
 
 	detect_ok();
-	ck_assert_uint_eq(pyi_loader_tstate_sigsafe(&py), 0);
+	ck_assert_uint_eq(pyi_loader_tstate_sigsafe(&py, 0), 0);
 	fake_cpython_set_thread((void *)ts, NULL);
-	ck_assert_uint_eq(pyi_loader_tstate_sigsafe(&py), ts);
+	ck_assert_uint_eq(pyi_loader_tstate_sigsafe(&py, 0), ts);
 	ck_assert_int_eq(pyi_loader_holds_gil_sigsafe(&py, ts), 0);
 	fake_cpython_set_thread((void *)ts, (void *)ts);
 	ck_assert_int_eq(pyi_loader_holds_gil_sigsafe(&py, ts), 1);
 	set_ptr(ts + TS_NATIVE_ID, 1); /* another thread's: rejected */
-	ck_assert_uint_eq(pyi_loader_tstate_sigsafe(&py), 0);
+	ck_assert_uint_eq(pyi_loader_tstate_sigsafe(&py, 0), 0);
 }
 END_TEST
 
@@ -333,15 +333,15 @@ START_TEST(tstate_prefers_an_attached_state_of_this_thread_over_the_bound_one)
 
 	detect_ok();
 	fake_cpython_set_thread((void *)main_ts, (void *)sub_ts);
-	ck_assert_uint_eq(pyi_loader_tstate_sigsafe(&py), sub_ts);
+	ck_assert_uint_eq(pyi_loader_tstate_sigsafe(&py, 0), sub_ts);
 	set_ptr(sub_ts + TS_THREAD_ID, 1);
-	ck_assert_uint_eq(pyi_loader_tstate_sigsafe(&py), main_ts);
+	ck_assert_uint_eq(pyi_loader_tstate_sigsafe(&py, 0), main_ts);
 }
 END_TEST
 
 static void *tstate_on_other_thread(void *arg)
 {
-	return (void *)pyi_loader_tstate_sigsafe(arg);
+	return (void *)pyi_loader_tstate_sigsafe(arg, 0);
 }
 
 START_TEST(tstate_of_another_thread_is_not_seen)

@@ -107,7 +107,7 @@ PROBE_API int pyi_probe_stack_max(char *buf, size_t cap, int max)
 	}
 	if (!pyi_loader_runtime_live_sigsafe(&py))
 		return fail(buf, cap, -2, "runtime not live");
-	uintptr_t ts = pyi_loader_tstate_sigsafe(&py);
+	uintptr_t ts = pyi_loader_tstate_sigsafe(&py, 0);
 	if (!ts)
 		return fail(buf, cap, -3, "no thread state");
 	if (max < 0 || max > PROBE_MAX_FRAMES)
