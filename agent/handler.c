@@ -99,8 +99,31 @@ static int walk_and_intern(struct pyi_session *s, struct pyi_thread_slot *slot,
 					    &walk_flags);
 	for (int i = 0; i < depth; i++) {
 		uintptr_t code = slot->scratch[i].code;
-		uint32_t id = code ? pyi_intern_code_sigsafe(s->intern, py, code, &interning_id)
-				   : 0;
+		struct pyi_memo_frame *m = &slot->memo[depth - 1 - i];
+		struct pyi_code_ident ident;
+		uint32_t id = 0;
+		int here = depth - 1 - i < slot->memo_depth;
+		if (here && code && m->frame == slot->scratch[i].frame && m->code == code && m->id) {
+			/* The same code object address in the same frame at the same height as
+			 * in this thread's previous sample: almost always the very same frame,
+			 * whose code object it kept alive, so its identity is not read again.
+			 * (This saves a third of the walk. Code freed and re-allocated at the
+			 * same address, then run in the same frame slot, would keep the old
+			 * name; the full identity check below is no proof against that either.) */
+			id = m->id;
+		} else if (code && pyi_loader_code_ident_sigsafe(py, code, &ident) == 0) {
+			if (here && m->code == code && m->id &&
+			    pyi_intern_same_ident(&m->ident, &ident)) {
+				id = m->id;
+			} else {
+				id = pyi_intern_code_as_sigsafe(s->intern, py, code, &ident,
+								&interning_id);
+				m->code = code;
+				m->ident = ident;
+				m->id = id;
+			}
+			m->frame = slot->scratch[i].frame;
+		}
 		if (!id) {
 			*flags |= PYI_SAMPLE_PARTIAL;
 			atomic_fetch_add_explicit(&s->counters.unknown_frames, 1,
@@ -108,6 +131,7 @@ static int walk_and_intern(struct pyi_session *s, struct pyi_thread_slot *slot,
 		}
 		slot->scratch[i].code = id;
 	}
+	slot->memo_depth = depth;
 	if (walk_flags & PYI_WALK_TRUNCATED) {
 		*flags |= PYI_SAMPLE_TRUNCATED;
 		atomic_fetch_add_explicit(&s->counters.truncated, 1, memory_order_relaxed);

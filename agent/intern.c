@@ -69,7 +69,7 @@ static char *arena_alloc(struct pyi_intern *t, size_t n)
 	return t->arena + at;
 }
 
-static int same_ident(const struct pyi_code_ident *a, const struct pyi_code_ident *b)
+int pyi_intern_same_ident(const struct pyi_code_ident *a, const struct pyi_code_ident *b)
 {
 	return a->filename == b->filename && a->qualname == b->qualname &&
 	       a->linetable == b->linetable && a->first_line == b->first_line;
@@ -126,11 +126,17 @@ uint32_t pyi_intern_code_sigsafe(struct pyi_intern *t, const struct pyi_python *
 				 uintptr_t code, volatile uint32_t *filling)
 {
 	struct pyi_code_ident ident;
-	uint32_t h;
 
 	if (!code || pyi_loader_code_ident_sigsafe(py, code, &ident) != 0)
 		return 0;
-	h = hash_address(code);
+	return pyi_intern_code_as_sigsafe(t, py, code, &ident, filling);
+}
+
+uint32_t pyi_intern_code_as_sigsafe(struct pyi_intern *t, const struct pyi_python *py,
+				    uintptr_t code, const struct pyi_code_ident *ident,
+				    volatile uint32_t *filling)
+{
+	uint32_t h = hash_address(code);
 	for (uint32_t i = 0; i < MAX_PROBE; i++) {
 		uint32_t idx = (h + i) & t->mask;
 		struct pyi_code_entry *e = &t->entries[idx];
@@ -148,7 +154,7 @@ uint32_t pyi_intern_code_sigsafe(struct pyi_intern *t, const struct pyi_python *
 				atomic_store_explicit(&e->state, PYI_INTERN_FILLING,
 						      memory_order_relaxed);
 				*filling = idx + 1;
-				state = fill(t, py, e, &ident) == 0 ? PYI_INTERN_READY
+				state = fill(t, py, e, ident) == 0 ? PYI_INTERN_READY
 								     : PYI_INTERN_FAILED;
 				*filling = 0;
 				if (state == PYI_INTERN_FAILED)
@@ -164,7 +170,7 @@ uint32_t pyi_intern_code_sigsafe(struct pyi_intern *t, const struct pyi_python *
 		uint32_t state = atomic_load_explicit(&e->state, memory_order_acquire);
 		if (state == PYI_INTERN_EMPTY || state == PYI_INTERN_FILLING)
 			return idx + 1; /* claimed, and another handler is copying it right now */
-		if (state == PYI_INTERN_READY && same_ident(&e->ident, &ident))
+		if (state == PYI_INTERN_READY && pyi_intern_same_ident(&e->ident, ident))
 			return idx + 1;
 		/* FAILED, or the address now holds another code object: keep probing */
 	}

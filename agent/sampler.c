@@ -60,9 +60,12 @@ static void release_slot(struct pyi_thread_slot *slot)
 {
 	/* A handler can only run on the slot's own thread, which has exited or the send
 	 * failed with ESRCH; in_flight set means it might still come, so keep the memory. */
-	if (!atomic_load_explicit(&slot->in_flight, memory_order_acquire))
+	if (!atomic_load_explicit(&slot->in_flight, memory_order_acquire)) {
 		free(slot->scratch);
+		free(slot->memo);
+	}
 	slot->scratch = NULL;
+	slot->memo = NULL;
 	atomic_store_explicit(&slot->serial, 0, memory_order_relaxed);
 }
 
@@ -75,12 +78,17 @@ static void register_thread(struct pyi_session *s, pid_t tid, uint64_t now)
 		if (i >= s->slots_hi)
 			s->slots_hi = i + 1;
 		struct pyi_raw_frame *scratch = calloc(s->cfg.max_depth, sizeof(*scratch));
-		if (!scratch)
+		struct pyi_memo_frame *memo = calloc(s->cfg.max_depth, sizeof(*memo));
+		if (!scratch || !memo) {
+			free(scratch);
+			free(memo);
 			return;
+		}
 		memset(slot, 0, sizeof(*slot));
 		slot->tid = tid;
 		slot->cpu_clock = thread_cpu_clock(tid);
 		slot->scratch = scratch;
+		slot->memo = memo;
 		slot->last_record_ns = now;
 		slot->last_record_cpu = pyi_now_ns(slot->cpu_clock);
 		slot->signal_cpu = 0;

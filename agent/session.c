@@ -226,9 +226,12 @@ void pyi_session_stop(struct pyi_session *s, uint32_t reason)
 	atomic_store(&intern.full, 0);
 	for (int i = 0; i < s->slots_hi; i++) {
 		struct pyi_thread_slot *slot = &s->slots[i];
-		if (!atomic_load(&slot->in_flight))
+		if (!atomic_load(&slot->in_flight)) {
 			free(slot->scratch);
+			free(slot->memo);
+		}
 		slot->scratch = NULL;
+		slot->memo = NULL;
 		atomic_store(&slot->serial, 0);
 	}
 	if (s->handlers_installed)
@@ -253,7 +256,9 @@ void pyi_session_abandon_in_child(struct pyi_session *s)
 	}
 	for (int i = 0; i < s->slots_hi; i++) {
 		free(s->slots[i].scratch);
+		free(s->slots[i].memo);
 		s->slots[i].scratch = NULL;
+		s->slots[i].memo = NULL;
 		atomic_store(&s->slots[i].serial, 0);
 		atomic_store(&s->slots[i].in_flight, 0);
 	}

@@ -26,6 +26,15 @@
 
 #define PYI_MAX_THREADS 4096
 
+/* A frame of a thread's previous sample: most of a stack is the same from one sample to the
+ * next, and a code object found at the same place is confirmed by its identity alone. */
+struct pyi_memo_frame {
+	uintptr_t frame;
+	uintptr_t code;
+	struct pyi_code_ident ident;
+	uint32_t id;
+};
+
 /* One sampled OS thread. Sampler-owned unless marked otherwise. */
 struct pyi_thread_slot {
 	_Atomic uint32_t serial; /* 0 = free; unique per registration, never reused */
@@ -44,6 +53,8 @@ struct pyi_thread_slot {
 	_Atomic int recorded;                /* handler: set when it recorded a stack */
 	_Atomic uintptr_t tstate;            /* handler: the thread's PyThreadState, last seen */
 	struct pyi_raw_frame *scratch;       /* max_depth frames, used by this thread's handler */
+	struct pyi_memo_frame *memo;         /* its previous stack, root first (same owner) */
+	int memo_depth;
 };
 
 /* What goes through the ring for one sample (frames follow). */

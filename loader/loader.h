@@ -72,9 +72,11 @@ uintptr_t pyi_loader_tstate_sigsafe(const struct pyi_python *py, long tid);
 int pyi_loader_holds_gil_sigsafe(const struct pyi_python *py, uintptr_t tstate);
 
 /* One frame as the walker found it: a live code object and an instruction offset in the
- * unit that pyi_linetable_line() takes for this version (-1: not started). */
+ * unit that pyi_linetable_line() takes for this version (-1: not started), and the frame's
+ * own address (0 for a frame that failed validation). */
 struct pyi_raw_frame {
 	uintptr_t code;
+	uintptr_t frame;
 	int32_t instr;
 };
 

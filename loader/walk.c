@@ -179,6 +179,7 @@ static void add_bad(struct walk *w)
 	w->flags |= PYI_WALK_PARTIAL;
 	if (w->n < w->max) {
 		w->out[w->n].code = 0;
+		w->out[w->n].frame = 0;
 		w->out[w->n].instr = -1;
 		w->n++;
 	} else {
@@ -187,12 +188,13 @@ static void add_bad(struct walk *w)
 }
 
 /* Records a good frame. Returns 0, or -1 when out is full (the walk stops, truncated). */
-static int add(struct walk *w, uintptr_t code, int32_t instr)
+static int add(struct walk *w, uintptr_t frame, uintptr_t code, int32_t instr)
 {
 	if (w->n == w->max) {
 		w->flags |= PYI_WALK_TRUNCATED;
 		return -1;
 	}
+	w->out[w->n].frame = frame;
 	w->out[w->n].code = code;
 	w->out[w->n].instr = instr;
 	w->n++;
@@ -225,7 +227,7 @@ static void walk_objects(struct walk *w, uintptr_t f)
 		if (pyi_peek_ptr(f + L->fr_code, &code) || !is_code(L, code) ||
 		    pyi_peek_i32(f + L->fr_instr, &lasti))
 			add_bad(w);
-		else if (add(w, code, lasti))
+		else if (add(w, f, code, lasti))
 			return;
 	}
 }
@@ -315,7 +317,7 @@ static enum chain_result walk_frames(struct walk *w, uintptr_t f, int check_root
 		int32_t instr = (int32_t)(bytes / 2);
 		if (owner != L->owner_generator && instr < first_traceable)
 			continue; /* incomplete: still in the prologue before RESUME */
-		if (add(w, code, instr))
+		if (add(w, f, code, instr))
 			return CHAIN_DONE;
 	}
 	return CHAIN_DONE;
