@@ -53,7 +53,7 @@ static uint64_t mono_now(void)
 }
 
 static void record_sample(struct pyi_session *s, struct pyi_thread_slot *slot, int depth,
-			  const uint32_t flags)
+			  const uint32_t flags, uint64_t time_ns, uint64_t wall_ns)
 {
 	uint32_t len = (uint32_t)(sizeof(struct pyi_ring_sample) +
 				  (size_t)depth * sizeof(struct pyi_ring_frame));
@@ -62,8 +62,8 @@ static void record_sample(struct pyi_session *s, struct pyi_thread_slot *slot, i
 		return; /* counted by the ring */
 	r->serial = atomic_load_explicit(&slot->serial, memory_order_relaxed);
 	r->tid = (uint32_t)slot->tid;
-	r->time_ns = slot->pending_time_ns;
-	r->wall_ns = slot->pending_wall_ns;
+	r->time_ns = time_ns;
+	r->wall_ns = wall_ns;
 	r->cpu_ns = slot->pending_cpu_ns;
 	r->flags = (uint16_t)flags;
 	r->depth = (uint16_t)depth;
@@ -180,10 +180,12 @@ static void on_sample_signal(int signo, siginfo_t *info, void *uctx)
 		atomic_fetch_add_explicit(&s->counters.no_tstate, 1, memory_order_relaxed);
 	} else {
 		atomic_store_explicit(&slot->no_tstate_streak, 0, memory_order_relaxed);
-		record_sample(s, slot, depth, flags);
+		record_sample(s, slot, depth, flags, entered - s->start_mono_ns,
+			      entered - slot->pending_since);
 		atomic_store_explicit(&slot->recorded, 1, memory_order_relaxed);
 	}
 done:
+	atomic_store_explicit(&slot->handled_at, entered, memory_order_relaxed);
 	atomic_fetch_add_explicit(&s->counters.handler_ns, mono_now() - entered,
 				  memory_order_relaxed);
 	atomic_fetch_add_explicit(&s->counters.handler_runs, 1, memory_order_relaxed);
@@ -219,7 +221,7 @@ int pyi_handler_sample_blocked(struct pyi_session *s, int index)
 	if (depth < 0 || clock_gettime(slot->cpu_clock, &after) != 0 ||
 	    before.tv_sec != after.tv_sec || before.tv_nsec != after.tv_nsec)
 		return -1; /* it ran while we read: the frames may be torn */
-	record_sample(s, slot, depth, flags);
+	record_sample(s, slot, depth, flags, slot->pending_time_ns, slot->pending_wall_ns);
 	atomic_store_explicit(&slot->recorded, 1, memory_order_relaxed);
 	return 0;
 }

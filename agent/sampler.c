@@ -191,6 +191,13 @@ static void sample_thread(struct pyi_session *s, int index, uint64_t now)
 		return; /* the last signal is still pending: its wall time keeps accumulating */
 	if (atomic_exchange_explicit(&slot->recorded, 0, memory_order_relaxed))
 		slot->has_stack = 1;
+	if (slot->awaiting_handler) {
+		/* The handler's record ended where it ran; the next one starts there. */
+		uint64_t at = atomic_load_explicit(&slot->handled_at, memory_order_relaxed);
+		if (at > slot->last_record_ns && at <= now)
+			slot->last_record_ns = at;
+		slot->awaiting_handler = 0;
+	}
 
 	struct timespec ts;
 	if (clock_gettime(slot->cpu_clock, &ts) != 0)
@@ -230,6 +237,7 @@ static void sample_thread(struct pyi_session *s, int index, uint64_t now)
 		}
 	}
 	slot->ticks_since_signal = 0;
+	slot->pending_since = slot->last_record_ns;
 	/* release: the pending fields are written before the handler can read them */
 	atomic_store_explicit(&slot->in_flight, 1, memory_order_release);
 	if (send_sample_signal(s, index, slot->tid) != 0) {
@@ -239,7 +247,7 @@ static void sample_thread(struct pyi_session *s, int index, uint64_t now)
 						  memory_order_relaxed);
 		return;
 	}
-	slot->last_record_ns = now;
+	slot->awaiting_handler = 1;
 	slot->last_record_cpu = cpu;
 	slot->signal_cpu = cpu;
 	atomic_fetch_add_explicit(&s->counters.signals_sent, 1, memory_order_relaxed);

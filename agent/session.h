@@ -46,8 +46,13 @@ struct pyi_thread_slot {
 	int has_stack;            /* a real sample was recorded, so a repeat can refer to it */
 	int native;               /* proved to have no thread state: rarely signalled */
 	uint32_t ticks_since_signal;
-	/* Handed to the handler with the signal (written before the send, read in the handler). */
-	uint64_t pending_time_ns, pending_wall_ns, pending_cpu_ns;
+	/* Handed to the handler with the signal (written before the send, read in the handler).
+	 * The handler measures wall time up to its own start, from pending_since: a thread that
+	 * waited for a CPU before handling the signal had that wait in the stack it handles it
+	 * with, not in whatever stack it reaches by the next tick. */
+	uint64_t pending_time_ns, pending_wall_ns, pending_cpu_ns, pending_since;
+	int awaiting_handler;                /* sampler: a signal went out, handled_at is next */
+	_Atomic uint64_t handled_at;         /* written by the handler: when it ran */
 	_Atomic int in_flight;               /* set by the sampler, cleared by the handler */
 	_Atomic uint32_t no_tstate_streak;   /* written by the handler */
 	_Atomic int recorded;                /* handler: set when it recorded a stack */
