@@ -1,0 +1,134 @@
+"""Configuration: each bad PYINSTR_* value gives exactly one stderr line naming the variable,
+the program's output and status are unchanged and it is still profiled with the default;
+PYINSTR_ENABLED=0 leaves the agent loaded but inert; PYINSTR_QUIET=1 adds nothing to stderr;
+the default output is pyinstr-<pid>.prof in the working directory; PYINSTR_INTERVAL sets the
+sampling period."""
+import os
+import time
+
+import pyitest
+
+BAD = [
+    ("PYINSTR_INTERVAL", "fast"),
+    ("PYINSTR_INTERVAL", "1000"),      # no unit
+    ("PYINSTR_INTERVAL", "10us"),      # below 100us
+    ("PYINSTR_INTERVAL", "5s"),        # above 1s
+    ("PYINSTR_MAX_DEPTH", "0"),
+    ("PYINSTR_MAX_DEPTH", "deep"),
+    ("PYINSTR_MAX_DEPTH", "70000"),
+    ("PYINSTR_BUFFER", "1K"),          # below 64K
+    ("PYINSTR_BUFFER", "lots"),
+    ("PYINSTR_QUIET", "maybe"),
+    ("PYINSTR_ENABLED", "perhaps"),
+    ("PYINSTR_OUTPUT", "out-%q.prof"),  # unknown %-sequence
+    ("PYINSTR_INTERVALL", "1ms"),      # a misspelt name
+]
+
+
+def main():
+    t = pyitest.Test(__doc__)
+    bare = t.run_py("hello.py", env=t.env(profile=False))
+    t.check(bare.returncode == 0, "bare run", 0, bare.returncode)
+
+    for n, (var, value) in enumerate(BAD):
+        d = t.subdir("bad%d" % n)
+        env = t.env(outdir=d, PYINSTR_QUIET=1)
+        env[var] = value
+        r = t.run_py("hello.py", env=env, cwd=d)
+        what = "%s=%r" % (var, value)
+        t.check(r.returncode == 0 and r.stdout == bare.stdout,
+                "%s: stdout and exit status unchanged" % what, repr(bare.out), repr(r.out))
+        lines = r.err.splitlines()
+        naming = [l for l in lines if var in l]
+        t.check(len(naming) == 1 and naming[0].startswith("pyinstr: "),
+                "%s: exactly one stderr line names the variable" % what,
+                "one 'pyinstr: ... %s ...' line" % var, lines)
+        t.check(value in naming[0] or var == "PYINSTR_INTERVALL",
+                "%s: the line quotes the bad value" % what, value, naming[0])
+        rest = [l for l in lines if l not in naming]
+        if var == "PYINSTR_QUIET":  # the default (not quiet) is kept: the exit line follows
+            rest = [l for l in rest if not l.startswith("pyinstr: ")]
+        t.check(rest == bare.err.splitlines(), "%s: nothing else is added to stderr" % what,
+                repr(bare.err), lines)
+        files = t.profiles(d)
+        if var == "PYINSTR_OUTPUT":
+            want = os.path.join(d, "pyinstr-%d.prof" % r.pid)
+            t.check(files == [want], "%s: the default output is used instead" % what, want,
+                    os.listdir(d))
+        else:
+            t.check(len(files) == 1, "%s: the program is still profiled" % what, "one file",
+                    os.listdir(d))
+        t.check(pyitest.read_profile(files[0]).complete, "%s: the profile is complete" % what,
+                "complete", pyitest.read_profile(files[0]).describe())
+
+    # Inert: loaded, but nothing happens.
+    for value in ("0", "false", "OFF", "no"):
+        d = t.subdir("disabled-" + value)
+        env = t.env(outdir=d, PYINSTR_ENABLED=value)
+        r = t.run_py("hello.py", env=env, cwd=d)
+        t.check(r.returncode == 0 and r.stdout == bare.stdout and r.stderr == bare.stderr,
+                "PYINSTR_ENABLED=%s: byte-identical output" % value, (bare.out, bare.err),
+                (r.out, r.err))
+        t.check(os.listdir(d) == [], "PYINSTR_ENABLED=%s: no file" % value, [], os.listdir(d))
+    env = t.env(PYINSTR_ENABLED="0")
+    bare_threads = None
+    for e in (t.env(profile=False), env):
+        proc = t.start([t.python, t.workload("sleeper.py"), "3"], e)
+        try:
+            t.check(proc.stdout.readline() == b"ready\n", "sleeper starts", "ready", "?")
+            time.sleep(0.3)
+            threads = pyitest.proc_task_count(proc.pid)
+            mapped = pyitest.proc_maps_mention(proc.pid, "libpyinstr.so")
+            timers = pyitest.proc_timers(proc.pid)
+        finally:
+            pyitest.kill_quietly(proc)
+            proc.communicate()
+        if bare_threads is None:
+            bare_threads = threads
+            continue
+        t.check(mapped is True, "PYINSTR_ENABLED=0: the agent is loaded", True, mapped)
+        t.check(threads == bare_threads, "PYINSTR_ENABLED=0: no extra thread", bare_threads,
+                threads)
+        t.check(not timers, "PYINSTR_ENABLED=0: no timer", "", repr(timers))
+
+    # Quiet: stderr byte-identical, file still written.
+    d = t.subdir("quiet")
+    r = t.run_py("hello.py", env=t.env(outdir=d, PYINSTR_QUIET=1))
+    t.check(r.stderr == bare.stderr and r.stdout == bare.stdout,
+            "PYINSTR_QUIET=1: byte-identical output", repr(bare.err), repr(r.err))
+    t.check(len(t.profiles(d)) == 1, "PYINSTR_QUIET=1: the profile is written", 1,
+            os.listdir(d))
+
+    # Default output name, in the working directory.
+    d = t.subdir("default-output")
+    env = t.env()
+    env.pop("PYINSTR_OUTPUT")
+    r = t.run_py("hello.py", env=env, cwd=d)
+    want = "pyinstr-%d.prof" % r.pid
+    t.check(os.listdir(d) == [want], "the default output is pyinstr-<pid>.prof", [want],
+            os.listdir(d))
+    t.check(r.err.splitlines()[-1].endswith(want), "the exit line names it", want,
+            r.err.splitlines()[-1:])
+
+    # The interval is honoured: 0.5 s of work at 10ms and at 100us. On a loaded machine the
+    # sampler misses ticks (each sample then carries more wall time), so the bounds are loose:
+    # 10ms gives at most ~50, and 100us must give ten times as many as 10ms did.
+    counts = {}
+    for interval, lo, hi in (("10ms", 15, 75), ("100us", 500, 6000)):
+        d = t.subdir("interval-" + interval)
+        r = t.run_py("hello.py", "0.5", env=t.env(outdir=d, PYINSTR_QUIET=1,
+                                                  PYINSTR_INTERVAL=interval))
+        p = pyitest.read_profile(t.only_profile(d))
+        n = t.collapsed(p.path).inclusive("hello_work")
+        t.check(lo <= n <= hi, "PYINSTR_INTERVAL=%s: the sample rate follows" % interval,
+                "%d..%d samples in 0.5 s of work" % (lo, hi), "%d (%s)" % (n, p.describe()))
+        want_ns = {"10ms": "10000000", "100us": "100000"}[interval]
+        t.check(p.info.get("interval_ns") == want_ns, "the file records the interval", want_ns,
+                p.info.get("interval_ns"))
+        counts[interval] = n
+    t.check(counts["100us"] >= 10 * counts["10ms"], "100us samples far more often than 10ms",
+            ">= 10 x %d" % counts["10ms"], counts["100us"])
+    t.passed("samples in 0.5 s: %s" % counts)
+
+
+main()
