@@ -257,6 +257,10 @@ static int action_is(int signo, void (*fn)(int, siginfo_t *, void *))
 static int install_guard(void)
 {
 	struct sigaction sa;
+	/* Already ours (a fork child inherits it): saving ourselves as the previous action
+	 * would make a real crash loop. */
+	if (guard_installed && action_is(SIGSEGV, on_fault) && action_is(SIGBUS, on_fault))
+		return 0;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = on_fault;
 	sa.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK;

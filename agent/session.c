@@ -168,11 +168,15 @@ static void wait_for_handlers(struct pyi_session *s)
 	for (int waited = 0; waited < DRAIN_WAIT_MS; waited++) {
 		int pending = 0;
 		uint64_t now = pyi_now_ns(CLOCK_MONOTONIC) - s->start_mono_ns;
-		/* A signal pending for long is blocked by its thread: do not wait for it. */
-		for (int i = 0; i < s->slots_hi; i++)
+		/* A signal pending for long is blocked by its thread, and one sent to a thread
+		 * that has exited will never be handled: do not wait for those. */
+		for (int i = 0; i < s->slots_hi; i++) {
+			struct timespec alive;
 			pending |= atomic_load_explicit(&s->slots[i].in_flight,
 							memory_order_acquire) &&
-				   now - s->slots[i].pending_time_ns < 100000000u;
+				   now - s->slots[i].pending_time_ns < 100000000u &&
+				   clock_gettime(s->slots[i].cpu_clock, &alive) == 0;
+		}
 		if (!pending)
 			return;
 		struct timespec ts = {0, 1000000};
