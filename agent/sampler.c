@@ -187,8 +187,18 @@ static void sample_thread(struct pyi_session *s, int index, uint64_t now)
 	if (slot->tid == atomic_load_explicit(&s->forking_tid, memory_order_relaxed))
 		return;
 	/* acquire: pairs with the handler's release, so its writes to the slot are visible */
-	if (atomic_load_explicit(&slot->in_flight, memory_order_acquire))
-		return; /* the last signal is still pending: its wall time keeps accumulating */
+	if (atomic_load_explicit(&slot->in_flight, memory_order_acquire)) {
+		/* The last signal is still pending: its wall time keeps accumulating. One that
+		 * waits for long means the thread blocks our signal; count it, once. */
+		if (!slot->reported_late &&
+		    now - s->start_mono_ns - slot->pending_time_ns > 100000000u) {
+			slot->reported_late = 1;
+			atomic_fetch_add_explicit(&s->counters.signals_late, 1,
+						  memory_order_relaxed);
+		}
+		return;
+	}
+	slot->reported_late = 0;
 	if (atomic_exchange_explicit(&slot->recorded, 0, memory_order_relaxed))
 		slot->has_stack = 1;
 	if (slot->awaiting_handler) {

@@ -52,6 +52,7 @@ struct pyi_thread_slot {
 	 * with, not in whatever stack it reaches by the next tick. */
 	uint64_t pending_time_ns, pending_wall_ns, pending_cpu_ns, pending_since;
 	int awaiting_handler;                /* sampler: a signal went out, handled_at is next */
+	int reported_late;                   /* sampler: this pending signal was counted late */
 	_Atomic uint64_t handled_at;         /* written by the handler: when it ran */
 	_Atomic int in_flight;               /* set by the sampler, cleared by the handler */
 	_Atomic uint32_t no_tstate_streak;   /* written by the handler */
@@ -89,6 +90,7 @@ struct pyi_counters {
 	_Atomic uint64_t repeats;
 	_Atomic uint64_t remote_walks;
 	_Atomic uint64_t handler_ns;   /* time spent in the signal handler, summed */
+	_Atomic uint64_t signals_late; /* signals still unhandled 100 ms after they were sent */
 	_Atomic uint64_t handler_runs;
 	_Atomic uint64_t no_tstate;
 };

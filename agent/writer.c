@@ -370,6 +370,7 @@ static void add_counters(struct pyi_session *s)
 		{"repeats", load(&c->repeats)},
 		{"blocked_walks", load(&c->remote_walks)},
 		{"handler_ns", load(&c->handler_ns)},
+		{"signals_late", load(&c->signals_late)},
 		{"handler_runs", load(&c->handler_runs)},
 		{"no_thread_state", load(&c->no_tstate)},
 		{"signal_failures", load(&c->signal_failures)},
