@@ -21,12 +21,14 @@ This driver is never profiled itself: only the tests' children get LD_PRELOAD.
 import argparse
 import concurrent.futures
 import glob
+import json
 import os
 import re
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -119,13 +121,15 @@ def markers(test_path):
     return found
 
 
-def run_one(test_path, python, build, timeout):
+def run_one(test_path, python, build, timeout, tally):
     """(status, seconds, output) with status 'PASS', 'FAIL' or 'SKIP'."""
     argv = [sys.executable, test_path, "--python", python or "none", "--build", build]
+    env = child_env()
+    env["PYITEST_COUNTERS"] = tally
     t0 = time.monotonic()
     # Its own session, so a timeout kills the test and every program it started.
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL, env=child_env(), cwd=HERE,
+                            stdin=subprocess.DEVNULL, env=env, cwd=HERE,
                             start_new_session=True)
     try:
         out, _ = proc.communicate(timeout=timeout)
@@ -147,6 +151,32 @@ def run_one(test_path, python, build, timeout):
     if rc != "timeout":
         text += "\n[run.py: exit status %s]\n" % rc
     return "FAIL", seconds, text
+
+
+LOSS_COUNTERS = ("dropped_ring_full", "abandoned_fault", "unknown_frames", "intern_full",
+                 "truncated")
+
+
+def print_tally(tally):
+    """One line: what the profiles the tests read say was lost (docs/FORMAT.md COUNTERS)."""
+    latest = {}
+    try:
+        with open(tally) as f:
+            for line in f:
+                try:
+                    entry = json.loads(line)
+                except ValueError:
+                    continue
+                latest[entry["path"]] = entry["counters"]
+    except OSError:
+        pass
+    total = {}
+    for counters in latest.values():
+        for k, v in counters.items():
+            total[k] = total.get(k, 0) + v
+    shown = ", ".join("%s %d" % (k, total.get(k, 0)) for k in ("samples",) + LOSS_COUNTERS)
+    print("counters over the %d profiles the tests read: %s (the recursion test asks for "
+          "truncated stacks)" % (len(latest), shown))
 
 
 def last_line(text):
@@ -218,6 +248,8 @@ def main():
             else:
                 skipped.append((name, label, "interpreter missing: " + why))
 
+    tally_fd, tally = tempfile.mkstemp(prefix="pyitest-counters-", suffix=".jsonl")
+    os.close(tally_fd)
     counts = {"PASS": 0, "FAIL": 0, "SKIP": 0}
     lock = threading.Lock()
     width = max([len(j[1]) for j in jobs + alone] + [10])
@@ -237,16 +269,18 @@ def main():
         show("SKIP", name, label, 0.0, "SKIPPED: " + why)
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        futures = {pool.submit(run_one, path, py, build, args.timeout): (name, label)
+        futures = {pool.submit(run_one, path, py, build, args.timeout, tally): (name, label)
                    for path, name, label, py in jobs}
         for fut in concurrent.futures.as_completed(futures):
             name, label = futures[fut]
             status, seconds, text = fut.result()
             show(status, name, label, seconds, text)
     for path, name, label, py in alone:
-        status, seconds, text = run_one(path, py, build, args.timeout)
+        status, seconds, text = run_one(path, py, build, args.timeout, tally)
         show(status, name, label, seconds, text)
 
+    print_tally(tally)
+    os.unlink(tally)
     print("integration: %d passed, %d failed, %d skipped" %
           (counts["PASS"], counts["FAIL"], counts["SKIP"]))
     return 1 if counts["FAIL"] else 0
