@@ -110,7 +110,7 @@ $(MKPROFILE): $(call obj,tests/tools/mkprofile.c) $(B)/libreport.a
 	$(quiet) LINK $@
 	$(Q)$(CC) -o $@ $^ $(ALL_LDFLAGS) -lz -lm
 
-unit: $(UNIT_BINS) $(FAKE_CHECKS)
+unit: $(UNIT_BINS) $(FAKE_CHECKS) $(REPORT) $(MKPROFILE)
 	@if [ -z "$(CHECK_LIBS)" ]; then echo "make check: the Check library is missing (apt-get install check pkg-config)"; exit 1; fi
 	@fail=0; for t in $(UNIT_BINS) $(FAKE_CHECKS); do \
 		PYI_TEST_ROOT=$(CURDIR) timeout 300 $$t || fail=1; \

@@ -58,6 +58,16 @@ static void put_text(FILE *out, const char *s, size_t n, int collapsed)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	for (size_t i = 0; i < n;) {
+		/* Plain printable ASCII, the common case, goes out in one piece. */
+		size_t run = 0;
+		while (i + run < n && p[i + run] >= 0x20 && p[i + run] < 0x7f &&
+		       !(collapsed && p[i + run] == ';'))
+			run++;
+		if (run) {
+			fwrite(p + i, 1, run, out);
+			i += run;
+			continue;
+		}
 		size_t len = printable(p + i, n - i);
 		if (len == 0) {
 			size_t bad = pyi_utf8_seq(p + i, n - i);
@@ -83,22 +93,17 @@ void pyi_esc_text(FILE *out, const char *s, size_t n)
 	put_text(out, s, n, 0);
 }
 
-size_t pyi_text_width(const char *s, size_t n)
+void pyi_esc_json(FILE *out, const char *s, size_t n)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	size_t w = 0;
-	for (size_t i = 0; i < n; w++) {
-		size_t len = pyi_utf8_seq(p + i, n - i);
-		i += len ? len : 1;
-	}
-	return w;
+	putc_unlocked('"', out);
+	pyi_esc_json_body(out, s, n, 0);
+	putc_unlocked('"', out);
 }
 
-void pyi_esc_json(FILE *out, const char *s, size_t n)
+void pyi_esc_json_body(FILE *out, const char *s, size_t n, int no_low)
 {
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *p = (const unsigned char *)s;
-	putc_unlocked('"', out);
 	for (size_t i = 0; i < n;) {
 		unsigned char c = p[i];
 		if (c == '"' || c == '\\') {
@@ -110,6 +115,9 @@ void pyi_esc_json(FILE *out, const char *s, size_t n)
 			i++;
 		} else if (c == '\t') {
 			fputs("\\t", out);
+			i++;
+		} else if (no_low && c < 0x02) {
+			putc_unlocked('?', out);
 			i++;
 		} else if (c < 0x20 || c == 0x7f) {
 			fputs("\\u00", out);
@@ -143,5 +151,15 @@ void pyi_esc_json(FILE *out, const char *s, size_t n)
 			}
 		}
 	}
-	putc_unlocked('"', out);
+}
+
+void pyi_put_uint(FILE *out, uint64_t v)
+{
+	char buf[24];
+	size_t i = sizeof(buf);
+	do {
+		buf[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	fwrite(buf + i, 1, sizeof(buf) - i, out);
 }

@@ -7,6 +7,7 @@
 #define PYI_ESCAPE_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 /* Length of the valid UTF-8 sequence at s (1..4), or 0 if the bytes there are not one. */
@@ -21,7 +22,13 @@ void pyi_esc_text(FILE *out, const char *s, size_t n);
 void pyi_esc_collapsed(FILE *out, const char *s, size_t n);
 /* A JSON string, quotes included; bytes that are not UTF-8 become U+FFFD. */
 void pyi_esc_json(FILE *out, const char *s, size_t n);
-/* Display width in columns of what pyi_esc_text writes (one per character). */
-size_t pyi_text_width(const char *s, size_t n);
+/*
+ * The inside of a JSON string, without quotes. With no_low, bytes 0x00 and 0x01 become '?'
+ * (pyinstrument uses them as separators inside its strings).
+ */
+void pyi_esc_json_body(FILE *out, const char *s, size_t n, int no_low);
+/* Writes v in decimal; much cheaper than fprintf in the formats that write millions. */
+void pyi_put_uint(FILE *out, uint64_t v);
+
 
 #endif

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "report/describe.h"
 #include "report/model.h"
 #include "report/reader.h"
 #include "report/render.h"
@@ -452,14 +453,6 @@ static int select_threads(struct cli *c, struct pyi_model *m, unsigned char **se
 	return 0;
 }
 
-static const char *const loss_warnings[][2] = {
-	{ "dropped_ring_full", "samples dropped (ring buffer full)" },
-	{ "truncated", "stacks truncated at the depth cap" },
-	{ "abandoned_fault", "stack walks abandoned (fault while reading)" },
-	{ "unknown_frames", "unknown frames" },
-	{ "intern_full", "code objects not interned (table full)" },
-};
-
 /* What the user must know about each file, on stderr, once. */
 static void warn_files(const struct pyi_model *m, int text)
 {
@@ -475,10 +468,10 @@ static void warn_files(const struct pyi_model *m, int text)
 		}
 		if (text)
 			continue; /* the text header lists the counters */
-		for (size_t k = 0; k < sizeof(loss_warnings) / sizeof(loss_warnings[0]); k++) {
-			uint64_t v = pyi_model_counter(m, i, loss_warnings[k][0]);
+		for (size_t k = 0; k < pyi_nlosses; k++) {
+			uint64_t v = pyi_describe_loss(m, i, pyi_losses[k].key);
 			if (v)
-				warning("%s: %" PRIu64 " %s", f->name, v, loss_warnings[k][1]);
+				warning("%s: %" PRIu64 " %s", f->name, v, pyi_losses[k].what);
 		}
 	}
 }

@@ -29,18 +29,29 @@ struct source {
 /* Per file, kept between load and replay. */
 struct file_state {
 	struct source src;
-	struct pyi_u32map codes;   /* code id -> func */
+	struct pyi_u32map codes;   /* code id -> func, for ids past dense_codes */
+	uint32_t *dense_codes;     /* code id -> func + 1 (0: undefined), for small ids */
+	size_t ndense;
 	struct pyi_u32map threads; /* thread id -> model thread */
+	uint32_t last_thread_id, last_thread; /* one-entry cache of threads */
+	int have_last_thread;
 	uint64_t offset_ns;        /* session start - origin */
 };
+
+/* Code ids the agent hands out are small and dense; these go through an array. */
+#define DENSE_CODES (1u << 20)
+
+#define STACK_CACHE 64
 
 /* Per model thread, reset before each pass. */
 struct thread_state {
 	uint32_t *path; /* path[d] = node of the previous stack's first d + 1 root-end frames */
 	uint32_t path_cap;
 	uint32_t path_len; /* entries of path valid for the reader's previous stack */
-	int has_last;
-	uint32_t last_leaf, last_truncated, last_stack;
+	/* Recent (leaf, truncated) -> stack, direct-mapped by leaf: threads revisit a few. */
+	struct {
+		uint32_t leaf, truncated, stack;
+	} cache[STACK_CACHE];
 };
 
 /* An open-addressing set of array positions; slots hold position + 1, 0 is free. */
@@ -302,6 +313,7 @@ void pyi_model_free(struct pyi_model *m)
 			if (ix->files[i].src.fd >= 0)
 				close(ix->files[i].src.fd);
 			pyi_u32map_release(&ix->files[i].codes);
+			free(ix->files[i].dense_codes);
 			pyi_u32map_release(&ix->files[i].threads);
 		}
 	}
@@ -371,6 +383,13 @@ void pyi_model_set_range(struct pyi_model *m, uint64_t start_ns, uint64_t end_ns
 	m->range_end_ns = end_ns;
 }
 
+static void reset_thread(struct thread_state *ts)
+{
+	ts->path_len = 0;
+	for (size_t c = 0; c < STACK_CACHE; c++)
+		ts->cache[c].stack = UINT32_MAX;
+}
+
 static struct pyi_model *ctx_model(void *ctx)
 {
 	return ctx;
@@ -421,10 +440,17 @@ static int on_code(void *ctx, uint32_t code_id, int32_t first_line, const char *
 	struct pyi_model *m = ctx_model(ctx);
 	if (m->ix->replay)
 		return 0;
+	struct file_state *fs = &m->ix->files[m->ix->file];
 	uint32_t func = intern_func(m, q, ql, fn, fl, first_line);
-	if (func == UINT32_MAX ||
-	    pyi_u32map_put(&m->ix->files[m->ix->file].codes, code_id, func))
+	if (func == UINT32_MAX)
 		return oom(m);
+	if (code_id >= DENSE_CODES)
+		return pyi_u32map_put(&fs->codes, code_id, func) ? oom(m) : 0;
+	if (code_id >= fs->ndense &&
+	    grow_array((void **)&fs->dense_codes, &fs->ndense, (size_t)code_id + 1,
+		       sizeof(*fs->dense_codes)))
+		return oom(m);
+	fs->dense_codes[code_id] = func + 1;
 	return 0;
 }
 
@@ -449,6 +475,7 @@ static int on_thread(void *ctx, uint32_t thread_id, uint64_t native_tid, const c
 		struct pyi_thread *th = &m->threads[t];
 		memset(th, 0, sizeof(*th));
 		memset(&ix->threads[t], 0, sizeof(ix->threads[t]));
+		reset_thread(&ix->threads[t]);
 		th->file = (uint32_t)ix->file;
 		th->thread_id = thread_id;
 		th->name = dup_bytes("", 0);
@@ -520,7 +547,15 @@ static int on_sample(void *ctx, const struct pyi_rd_sample *s)
 	struct pyi_model_index *ix = m->ix;
 	struct file_state *fs = &ix->files[ix->file];
 	struct pyi_file *f = &m->files[ix->file];
-	uint32_t t = pyi_u32map_get(&fs->threads, s->thread_id);
+	uint32_t t;
+	if (fs->have_last_thread && fs->last_thread_id == s->thread_id) {
+		t = fs->last_thread;
+	} else {
+		t = pyi_u32map_get(&fs->threads, s->thread_id);
+		fs->last_thread_id = s->thread_id;
+		fs->last_thread = t;
+		fs->have_last_thread = 1;
+	}
 	struct thread_state *ts = &ix->threads[t];
 	uint64_t time = fs->offset_ns + s->time_ns;
 	if (time < s->time_ns)
@@ -531,6 +566,8 @@ static int on_sample(void *ctx, const struct pyi_rd_sample *s)
 		f->samples_read++;
 		if (s->time_ns > f->last_sample_ns)
 			f->last_sample_ns = s->time_ns;
+		f->truncated_samples += (s->flags & PYI_SAMPLE_TRUNCATED) != 0;
+		f->partial_samples += (s->flags & PYI_SAMPLE_PARTIAL) != 0;
 	}
 	if (m->has_range && (time < m->range_start_ns || time >= m->range_end_ns)) {
 		/* The cached path still describes the root end this stack shares with it. */
@@ -550,10 +587,12 @@ static int on_sample(void *ctx, const struct pyi_rd_sample *s)
 	}
 	uint32_t node = same ? ts->path[same - 1] : PYI_NODE_ROOT;
 	for (uint32_t d = same; d < s->depth; d++) {
-		const struct pyi_fmt_frame *fr = &s->frames[s->depth - 1 - d];
+		const struct pyi_fmt_frame *fr = &s->frames[d];
 		uint32_t func = PYI_FUNC_UNKNOWN;
-		if (fr->code_id)
+		if (fr->code_id >= DENSE_CODES)
 			func = pyi_u32map_get(&fs->codes, fr->code_id);
+		else if (fr->code_id)
+			func = fs->dense_codes[fr->code_id] - 1;
 		node = intern_node(m, node, func, fr->line);
 		if (node == UINT32_MAX) {
 			ts->path_len = d;
@@ -570,16 +609,17 @@ static int on_sample(void *ctx, const struct pyi_rd_sample *s)
 	}
 
 	uint32_t st;
-	if (ts->has_last && ts->last_leaf == node && ts->last_truncated == truncated) {
-		st = ts->last_stack;
+	size_t c = node % STACK_CACHE;
+	if (ts->cache[c].leaf == node && ts->cache[c].truncated == truncated &&
+	    ts->cache[c].stack != UINT32_MAX) {
+		st = ts->cache[c].stack;
 	} else {
 		st = intern_stack(m, t, node, truncated);
 		if (st == UINT32_MAX)
 			return oom(m);
-		ts->has_last = 1;
-		ts->last_leaf = node;
-		ts->last_truncated = truncated;
-		ts->last_stack = st;
+		ts->cache[c].leaf = node;
+		ts->cache[c].truncated = truncated;
+		ts->cache[c].stack = st;
 	}
 	add_weight(&m->stacks[st].w, s->wall_ns, s->cpu_ns);
 	struct pyi_thread *th = &m->threads[t];
@@ -590,10 +630,6 @@ static int on_sample(void *ctx, const struct pyi_rd_sample *s)
 	add_weight(&th->total, s->wall_ns, s->cpu_ns);
 	add_weight(&f->total, s->wall_ns, s->cpu_ns);
 	add_weight(&m->total, s->wall_ns, s->cpu_ns);
-	if (truncated)
-		f->truncated_samples++;
-	if (s->flags & PYI_SAMPLE_PARTIAL)
-		f->partial_samples++;
 	return 0;
 }
 
@@ -635,10 +671,9 @@ static int pass(struct pyi_model *m, size_t i)
 	struct pyi_rd_callbacks cb = callbacks;
 	cb.ctx = m;
 	ix->file = i;
-	for (size_t t = 0; t < m->nthreads; t++) {
-		ix->threads[t].path_len = 0;
-		ix->threads[t].has_last = 0;
-	}
+	fs->have_last_thread = 0;
+	for (size_t t = 0; t < m->nthreads; t++)
+		reset_thread(&ix->threads[t]);
 	struct pyi_rd_result res;
 	int rc;
 	if (fs->src.fd >= 0) {

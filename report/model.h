@@ -92,7 +92,8 @@ struct pyi_file {
 	uint64_t last_sample_ns;  /* session time of the last sample, kept or not */
 	struct pyi_weight total;  /* samples kept */
 	uint64_t samples_read;    /* every sample in the file */
-	uint64_t truncated_samples, partial_samples; /* kept samples with those flags */
+	/* Samples read with the TRUNCATED and PARTIAL flags (kept or not). */
+	uint64_t truncated_samples, partial_samples;
 };
 
 struct pyi_model_index;

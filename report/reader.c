@@ -9,16 +9,44 @@
  */
 #include "report/reader.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/format.h"
 #include "report/u32map.h"
+
+/*
+ * Little-endian loads for the hot path: one unaligned load and a byte swap only on big-endian
+ * hosts, where format.h's portable helpers assemble byte by byte. Same results.
+ */
+static inline uint16_t ld16(const unsigned char *p)
+{
+	uint16_t v;
+	memcpy(&v, p, sizeof(v));
+	return le16toh(v);
+}
+
+static inline uint32_t ld32(const unsigned char *p)
+{
+	uint32_t v;
+	memcpy(&v, p, sizeof(v));
+	return le32toh(v);
+}
+
+static inline uint64_t ld64(const unsigned char *p)
+{
+	uint64_t v;
+	memcpy(&v, p, sizeof(v));
+	return le64toh(v);
+}
 
 #define WINDOW (4u << 20)
 /* Code ids below this are tracked in a bitmap (at most 2 MiB); larger ones in a hash set. */
@@ -33,13 +61,16 @@ struct source {
 	uint64_t offset;   /* file offset of buf[start] */
 	int eof;
 	int owned;
+	/* A mapped file: pages already parsed are given back (see release_parsed). */
+	unsigned char *map;
+	size_t map_len, map_released;
 };
 
 struct thread_state {
-	struct pyi_fmt_frame *frames; /* its last stack, leaf first */
+	struct pyi_fmt_frame *frames; /* its last stack, root first */
+	uint64_t *raw;                /* the same frames as the 8 bytes the file holds */
 	uint16_t depth;
-	uint16_t cap;
-	int seen; /* it has had a sample */
+	uint32_t cap;
 };
 
 struct reader {
@@ -58,7 +89,6 @@ struct reader {
 	size_t code_bits_len;
 	struct pyi_u32map big_codes;
 
-	struct pyi_fmt_frame *scratch; /* PYI_MAX frames: a decoded sample */
 	struct pyi_rd_counter *counters;
 	size_t counters_cap;
 	uint64_t record_offset; /* offset of the record being parsed, for messages */
@@ -139,10 +169,27 @@ static ssize_t need(struct reader *r, size_t n)
 	return (ssize_t)(have < n ? have : n);
 }
 
+/*
+ * Page cache pages of a mapped file count in the process's resident size while mapped; giving
+ * back what was parsed keeps memory proportional to what the model holds, not to the file.
+ */
+static void release_parsed(struct source *s)
+{
+	const size_t step = 16u << 20;
+	size_t upto = (size_t)(s->buf + s->start - s->map);
+	if (upto - s->map_released < step)
+		return;
+	size_t len = (upto - s->map_released) & ~(size_t)4095;
+	madvise(s->map + s->map_released, len, MADV_DONTNEED);
+	s->map_released += len;
+}
+
 static void consume(struct reader *r, size_t n)
 {
 	r->src.start += n;
 	r->src.offset += n;
+	if (r->src.map)
+		release_parsed(&r->src);
 }
 
 static int code_defined(const struct reader *r, uint32_t id)
@@ -195,12 +242,12 @@ static int parse_info(struct reader *r, const unsigned char *p, size_t n)
 	while (at < n) {
 		if (n - at < 2)
 			return corrupt(r, PYI_REC_INFO, "entry at payload byte %zu is cut short", at);
-		size_t key_len = pyi_get_u16(p + at);
+		size_t key_len = ld16(p + at);
 		if (n - at - 2 < key_len + 4)
 			return corrupt(r, PYI_REC_INFO, "key at payload byte %zu runs past the record",
 				       at);
 		const char *key = (const char *)p + at + 2;
-		size_t value_len = pyi_get_u32(p + at + 2 + key_len);
+		size_t value_len = ld32(p + at + 2 + key_len);
 		size_t value_at = at + 2 + key_len + 4;
 		if (n - value_at < value_len)
 			return corrupt(r, PYI_REC_INFO,
@@ -220,12 +267,12 @@ static int parse_code(struct reader *r, const unsigned char *p, size_t n)
 {
 	if (n < 12)
 		return corrupt(r, PYI_REC_CODE, "%zu bytes is too short", n);
-	uint32_t id = pyi_get_u32(p);
-	int32_t first_line = (int32_t)pyi_get_u32(p + 4);
-	size_t qlen = pyi_get_u16(p + 8);
+	uint32_t id = ld32(p);
+	int32_t first_line = (int32_t)ld32(p + 4);
+	size_t qlen = ld16(p + 8);
 	if (qlen > n - 12)
 		return corrupt(r, PYI_REC_CODE, "qualname length %zu runs past the record", qlen);
-	size_t flen = pyi_get_u16(p + 10 + qlen);
+	size_t flen = ld16(p + 10 + qlen);
 	if (12 + qlen + flen != n)
 		return corrupt(r, PYI_REC_CODE,
 			       "qualname (%zu) and filename (%zu) lengths do not add up to %zu",
@@ -247,9 +294,9 @@ static int parse_thread(struct reader *r, const unsigned char *p, size_t n)
 {
 	if (n < 14)
 		return corrupt(r, PYI_REC_THREAD, "%zu bytes is too short", n);
-	uint32_t id = pyi_get_u32(p);
-	uint64_t tid = pyi_get_u64(p + 4);
-	size_t len = pyi_get_u16(p + 12);
+	uint32_t id = ld32(p);
+	uint64_t tid = ld64(p + 4);
+	size_t len = ld16(p + 12);
 	if (14 + len != n)
 		return corrupt(r, PYI_REC_THREAD, "name length %zu does not add up to %zu", len,
 			       n);
@@ -280,12 +327,12 @@ static int parse_sample(struct reader *r, const unsigned char *p, size_t n)
 	if (n < PYI_FMT_SAMPLE_FIXED)
 		return corrupt(r, PYI_REC_SAMPLE, "%zu bytes is too short", n);
 	struct pyi_rd_sample s;
-	s.thread_id = pyi_get_u32(p);
-	s.time_ns = pyi_get_u64(p + 4);
-	s.wall_ns = pyi_get_u64(p + 12);
-	s.cpu_ns = pyi_get_u64(p + 20);
-	s.flags = pyi_get_u16(p + 28);
-	uint16_t depth = pyi_get_u16(p + 30);
+	s.thread_id = ld32(p);
+	s.time_ns = ld64(p + 4);
+	s.wall_ns = ld64(p + 12);
+	s.cpu_ns = ld64(p + 20);
+	s.flags = ld16(p + 28);
+	uint16_t depth = ld16(p + 30);
 	if (PYI_FMT_SAMPLE_FIXED + (size_t)depth * PYI_FMT_FRAME_SIZE != n)
 		return corrupt(r, PYI_REC_SAMPLE, "depth %u does not match length %zu",
 			       (unsigned)depth, n);
@@ -303,46 +350,51 @@ static int parse_sample(struct reader *r, const unsigned char *p, size_t n)
 		s.depth = t->depth;
 		s.same_root = t->depth;
 		s.frames = t->frames;
-		t->seen = 1;
 		return r->cb->sample ? r->cb->sample(r->cb->ctx, &s) : 0;
 	}
 
-	const unsigned char *f = p + PYI_FMT_SAMPLE_FIXED;
-	for (uint16_t i = 0; i < depth; i++, f += PYI_FMT_FRAME_SIZE) {
-		r->scratch[i].code_id = pyi_get_u32(f);
-		r->scratch[i].line = (int32_t)pyi_get_u32(f + 4);
-	}
-	/* Frames shared with the previous stack were validated then. */
-	uint16_t same = 0;
-	while (same < depth && same < t->depth) {
-		const struct pyi_fmt_frame *a = &r->scratch[depth - 1 - same];
-		const struct pyi_fmt_frame *b = &t->frames[t->depth - 1 - same];
-		if (a->code_id != b->code_id || a->line != b->line)
-			break;
-		same++;
-	}
-	for (uint16_t i = 0; i < depth - same; i++) {
-		uint32_t id = r->scratch[i].code_id;
-		if (id != 0 && !code_defined(r, id))
-			return corrupt(r, PYI_REC_SAMPLE, "frame %u uses code id %" PRIu32
-				       ", which is not defined", (unsigned)i, id);
-	}
+	/*
+	 * The file lists frames leaf first; they are kept root first, so the part of the stack
+	 * shared with the thread's previous sample (the root end, usually almost all of it)
+	 * stays in place and is compared as raw 8-byte words, not decoded or validated again.
+	 */
 	if (depth > t->cap) {
-		size_t cap = t->cap ? t->cap : 32;
+		uint32_t cap = t->cap ? t->cap : 32;
 		while (cap < depth)
 			cap *= 2;
-		if (cap > UINT16_MAX)
-			cap = UINT16_MAX;
 		struct pyi_fmt_frame *fr = realloc(t->frames, cap * sizeof(*fr));
 		if (!fr)
 			return -ENOMEM;
 		t->frames = fr;
-		t->cap = (uint16_t)cap;
+		uint64_t *raw = realloc(t->raw, cap * sizeof(*raw));
+		if (!raw)
+			return -ENOMEM;
+		t->raw = raw;
+		t->cap = cap;
 	}
-	if (depth)
-		memcpy(t->frames, r->scratch, depth * sizeof(*t->frames));
+	const unsigned char *leaf_first = p + PYI_FMT_SAMPLE_FIXED;
+	uint16_t same = 0;
+	uint16_t common = depth < t->depth ? depth : t->depth;
+	for (; same < common; same++) {
+		uint64_t w;
+		memcpy(&w, leaf_first + (size_t)(depth - 1 - same) * PYI_FMT_FRAME_SIZE, 8);
+		if (w != t->raw[same])
+			break;
+	}
+	for (uint16_t i = same; i < depth; i++) {
+		const unsigned char *f = leaf_first + (size_t)(depth - 1 - i) * PYI_FMT_FRAME_SIZE;
+		uint32_t id = ld32(f);
+		if (id != 0 && !code_defined(r, id)) {
+			/* What was overwritten no longer matches raw: forget the stack. */
+			t->depth = 0;
+			return corrupt(r, PYI_REC_SAMPLE, "frame %u uses code id %" PRIu32
+				       ", which is not defined", (unsigned)(depth - 1 - i), id);
+		}
+		t->frames[i].code_id = id;
+		t->frames[i].line = (int32_t)ld32(f + 4);
+		memcpy(&t->raw[i], f, 8);
+	}
 	t->depth = depth;
-	t->seen = 1;
 	s.depth = depth;
 	s.same_root = same;
 	s.frames = t->frames;
@@ -356,7 +408,7 @@ static int parse_counters(struct reader *r, const unsigned char *p, size_t n)
 		if (n - at < 2)
 			return corrupt(r, PYI_REC_COUNTERS, "entry at payload byte %zu is cut short",
 				       at);
-		size_t key_len = pyi_get_u16(p + at);
+		size_t key_len = ld16(p + at);
 		if (n - at - 2 < key_len + 8)
 			return corrupt(r, PYI_REC_COUNTERS,
 				       "entry at payload byte %zu runs past the record", at);
@@ -370,7 +422,7 @@ static int parse_counters(struct reader *r, const unsigned char *p, size_t n)
 		}
 		r->counters[count].key = (const char *)p + at + 2;
 		r->counters[count].key_len = key_len;
-		r->counters[count].value = pyi_get_u64(p + at + 2 + key_len);
+		r->counters[count].value = ld64(p + at + 2 + key_len);
 		count++;
 		at += 2 + key_len + 8;
 	}
@@ -381,7 +433,7 @@ static int parse_end(struct reader *r, const unsigned char *p, size_t n)
 {
 	if (n != 12)
 		return corrupt(r, PYI_REC_END, "length %zu, expected 12", n);
-	return r->cb->end ? r->cb->end(r->cb->ctx, pyi_get_u64(p), pyi_get_u32(p + 8)) : 0;
+	return r->cb->end ? r->cb->end(r->cb->ctx, ld64(p), ld32(p + 8)) : 0;
 }
 
 static int truncated(struct reader *r)
@@ -403,7 +455,7 @@ static int read_header(struct reader *r)
 		return fail(r, "not a pyinstr profile");
 	struct pyi_rd_header h = {0};
 	if (have >= 10) {
-		h.major = pyi_get_u16(p + 8);
+		h.major = ld16(p + 8);
 		if (h.major > PYI_FMT_MAJOR)
 			return fail(r, "format version %u is newer than this pyinstr-report "
 				    "(it reads version %u)", (unsigned)h.major, PYI_FMT_MAJOR);
@@ -413,10 +465,10 @@ static int read_header(struct reader *r)
 	}
 	if (have < PYI_FMT_HEADER_SIZE)
 		return truncated(r);
-	h.minor = pyi_get_u16(p + 10);
-	uint32_t size = pyi_get_u32(p + 12);
-	h.pid = pyi_get_u32(p + 16);
-	h.start_realtime_ns = pyi_get_u64(p + 24);
+	h.minor = ld16(p + 10);
+	uint32_t size = ld32(p + 12);
+	h.pid = ld32(p + 16);
+	h.start_realtime_ns = ld64(p + 24);
 	if (size < PYI_FMT_HEADER_SIZE || size > MAX_HEADER_SIZE)
 		return fail(r, "corrupt file header: header size %" PRIu32, size);
 	have = need(r, size);
@@ -442,8 +494,8 @@ static int read_records(struct reader *r)
 		if (have < PYI_FMT_RECORD_HEADER_SIZE)
 			return truncated(r);
 		const unsigned char *p = r->src.buf + r->src.start;
-		uint16_t type = pyi_get_u16(p);
-		uint32_t len = pyi_get_u32(p + 4);
+		uint16_t type = ld16(p);
+		uint32_t len = ld32(p + 4);
 		r->record_offset = r->src.offset;
 		if (len > PYI_FMT_MAX_PAYLOAD) {
 			if (type >= PYI_REC_INFO && type <= PYI_REC_END)
@@ -499,13 +551,14 @@ static int run(struct reader *r)
 
 static void release(struct reader *r)
 {
-	for (size_t i = 0; i < r->nthreads; i++)
+	for (size_t i = 0; i < r->nthreads; i++) {
 		free(r->threads[i].frames);
+		free(r->threads[i].raw);
+	}
 	free(r->threads);
 	pyi_u32map_release(&r->thread_index);
 	pyi_u32map_release(&r->big_codes);
 	free(r->code_bits);
-	free(r->scratch);
 	free(r->counters);
 	if (r->src.owned)
 		free(r->src.buf);
@@ -522,17 +575,52 @@ static int start(struct reader *r, const char *name, const struct pyi_rd_callbac
 	r->res = res;
 	pyi_u32map_init(&r->thread_index);
 	pyi_u32map_init(&r->big_codes);
-	r->scratch = malloc((size_t)UINT16_MAX * sizeof(*r->scratch));
-	if (!r->scratch) {
-		fail(r, "%s", strerror(ENOMEM));
-		return -ENOMEM;
-	}
 	return 0;
+}
+
+/* Reads bytes in memory; map/map_len describe the mapping they lie in, if any. */
+static int read_memory(const void *data, size_t len, const char *name,
+		       const struct pyi_rd_callbacks *cb, struct pyi_rd_result *res,
+		       void *map, size_t map_len)
+{
+	struct reader r;
+	int rc = start(&r, name, cb, res);
+	if (rc)
+		goto out;
+	r.src.fd = -1;
+	/* The reader never writes through buf when fd < 0. */
+	r.src.buf = (unsigned char *)(uintptr_t)data;
+	r.src.end = len;
+	r.src.eof = 1;
+	r.src.map = map;
+	r.src.map_len = map_len;
+	rc = run(&r);
+out:
+	release(&r);
+	return rc;
 }
 
 int pyi_reader_read_fd(int fd, const char *name, const struct pyi_rd_callbacks *cb,
 		       struct pyi_rd_result *res)
 {
+	/*
+	 * A regular file is mapped and parsed in place, which saves copying every byte once
+	 * more; anything else (and a failed mapping) is read through the window.
+	 */
+	struct stat st;
+	off_t pos = lseek(fd, 0, SEEK_CUR);
+	if (pos >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > pos &&
+	    (uint64_t)st.st_size <= SIZE_MAX) {
+		size_t len = (size_t)st.st_size;
+		void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (map != MAP_FAILED) {
+			madvise(map, len, MADV_SEQUENTIAL);
+			int rc = read_memory((unsigned char *)map + pos, len - (size_t)pos, name, cb,
+					     res, map, len);
+			munmap(map, len);
+			return rc;
+		}
+	}
 	struct reader r;
 	int rc = start(&r, name, cb, res);
 	if (rc)
@@ -554,19 +642,7 @@ out:
 int pyi_reader_read_mem(const void *data, size_t len, const char *name,
 			const struct pyi_rd_callbacks *cb, struct pyi_rd_result *res)
 {
-	struct reader r;
-	int rc = start(&r, name, cb, res);
-	if (rc)
-		goto out;
-	r.src.fd = -1;
-	/* The reader never writes through buf when fd < 0. */
-	r.src.buf = (unsigned char *)(uintptr_t)data;
-	r.src.end = len;
-	r.src.eof = 1;
-	rc = run(&r);
-out:
-	release(&r);
-	return rc;
+	return read_memory(data, len, name, cb, res, NULL, 0);
 }
 
 void pyi_reader_truncation_warning(const struct pyi_rd_result *res, const char *name, char *out,

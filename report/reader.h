@@ -38,7 +38,8 @@ struct pyi_rd_sample {
 	uint64_t cpu_ns;
 	uint16_t flags; /* as written; a REPEAT sample carries its resolved stack below */
 	uint16_t depth;
-	const struct pyi_fmt_frame *frames; /* leaf first; valid during the callback only */
+	/* Root first (the file stores them leaf first); valid during the callback only. */
+	const struct pyi_fmt_frame *frames;
 	/* How many frames at the root end equal those of this thread's previous sample: a consumer
 	 * that caches work per stack prefix may reuse that much. */
 	uint16_t same_root;

@@ -17,9 +17,15 @@ static const struct {
 } formats[] = {
 	{ "text", pyi_render_text },
 	{ "collapsed", pyi_render_collapsed },
+	{ "json", pyi_render_json },
+	{ "speedscope", pyi_render_speedscope },
+	{ "chrome", pyi_render_chrome },
+	{ "pprof", pyi_render_pprof },
+	{ "pyisession", pyi_render_pyisession },
 };
 
-const char *const pyi_render_names[] = { "text", "collapsed", NULL };
+const char *const pyi_render_names[] = { "text", "collapsed", "json", "speedscope", "chrome",
+					 "pprof", "pyisession", NULL };
 
 pyi_render_fn pyi_render_lookup(const char *name)
 {

@@ -15,6 +15,11 @@
 #include "report/model.h"
 #include "report/tree.h"
 
+/* The Makefile defines it; formats that name their exporter use it. */
+#ifndef PYI_VERSION
+#define PYI_VERSION "unknown"
+#endif
+
 struct pyi_render_options {
 	enum pyi_metric metric;       /* wall (default) or cpu */
 	int both_metrics;             /* text: wall and cpu side by side */

@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/format.h"
+#include "report/describe.h"
 #include "report/escape.h"
 
 enum item_type { ITEM_NODE, ITEM_SELF };
@@ -211,7 +211,9 @@ static void library_name(const struct pyi_func *f, const char **s, size_t *n)
 
 /* --- one line of the tree ------------------------------------------------------------- */
 
-static void put_metric(struct text *x, const struct pyi_weight *w, enum pyi_metric metric)
+/* A time and its share of the tree; width > 0 right-aligns the time (tables). */
+static void put_metric_w(struct text *x, const struct pyi_weight *w, enum pyi_metric metric,
+			 int width)
 {
 	uint64_t v = pyi_weight_get(w, metric);
 	double pct = share(v, pyi_weight_get(&x->root, metric));
@@ -220,9 +222,15 @@ static void put_metric(struct text *x, const struct pyi_weight *w, enum pyi_metr
 										    : C_DIM;
 		fputs(c, x->out);
 	}
-	put_seconds(x->out, v);
-	fprintf(x->out, " %5.1f%%", pct);
+	char t[32];
+	snprintf(t, sizeof(t), "%" PRIu64 ".%03" PRIu64, v / 1000000000u, v / 1000000u % 1000u);
+	fprintf(x->out, "%*s %5.1f%%", width, t, pct);
 	color(x, C_RESET);
+}
+
+static void put_metric(struct text *x, const struct pyi_weight *w, enum pyi_metric metric)
+{
+	put_metric_w(x, w, metric, 0);
 }
 
 static void put_weights(struct text *x, const struct pyi_weight *w)
@@ -620,25 +628,21 @@ static int draw_flat(struct text *x, const struct pyi_tree *t)
 	if (f.n)
 		qsort_r(f.e, f.n, sizeof(*f.e), cmp_flat, &metric);
 	x->root = t->nodes[0].total;
-	fputs(x->o->both_metrics ? "   wall self          cpu self    wall total         cpu total"
-				    "         function\n"
-				  : "   self            total          function\n", x->out);
+	fputs(x->o->both_metrics ? "     wall self         cpu self       wall total        cpu total"
+				    "   function\n"
+				  : "          self            total   function\n", x->out);
 	for (size_t i = 0; i < f.n; i++) {
 		const struct flat_entry *e = &f.e[i];
 		if (!shown(x, &e->self) && !shown(x, &e->total))
 			continue;
 		if (x->o->both_metrics) {
-			put_metric(x, &e->self, PYI_METRIC_WALL);
-			fputs("  ", x->out);
-			put_metric(x, &e->self, PYI_METRIC_CPU);
-			fputs("  ", x->out);
-			put_metric(x, &e->total, PYI_METRIC_WALL);
-			fputs("  ", x->out);
-			put_metric(x, &e->total, PYI_METRIC_CPU);
+			put_metric_w(x, &e->self, PYI_METRIC_WALL, 10);
+			put_metric_w(x, &e->self, PYI_METRIC_CPU, 10);
+			put_metric_w(x, &e->total, PYI_METRIC_WALL, 10);
+			put_metric_w(x, &e->total, PYI_METRIC_CPU, 10);
 		} else {
-			put_metric(x, &e->self, x->o->metric);
-			fputs("  ", x->out);
-			put_metric(x, &e->total, x->o->metric);
+			put_metric_w(x, &e->self, x->o->metric, 10);
+			put_metric_w(x, &e->total, x->o->metric, 10);
 		}
 		fputs("   ", x->out);
 		const struct pyi_func *fn = &x->m->funcs[e->func];
@@ -676,49 +680,12 @@ static void put_info(struct text *x, size_t file, const char *key, const char *l
 
 static void put_argv(struct text *x, size_t file)
 {
-	const struct pyi_kv *kv = pyi_model_info(x->m, file, "argv");
-	if (!kv)
+	if (!pyi_model_info(x->m, file, "argv"))
 		return;
 	fprintf(x->out, "  %-10s ", "Program:");
-	size_t n = kv->value_len;
-	/* Arguments are NUL-separated; a trailing NUL ends the last one. */
-	if (n && kv->value[n - 1] == '\0')
-		n--;
-	size_t start = 0;
-	for (size_t i = 0; i <= n; i++) {
-		if (i < n && kv->value[i] != '\0')
-			continue;
-		if (start)
-			putc_unlocked(' ', x->out);
-		pyi_esc_text(x->out, kv->value + start, i - start);
-		start = i + 1;
-	}
+	pyi_describe_argv(x->m, file, x->out, pyi_esc_text);
 	putc_unlocked('\n', x->out);
 }
-
-/* Session duration of a file as the report sees it (clipped to the time range). */
-static uint64_t file_duration(const struct pyi_model *m, size_t i)
-{
-	const struct pyi_file *f = &m->files[i];
-	uint64_t end = f->ended && f->end_ns > f->last_sample_ns ? f->end_ns : f->last_sample_ns;
-	if (!m->has_range)
-		return end;
-	uint64_t off = f->header.start_realtime_ns - m->origin_realtime_ns;
-	uint64_t a = off, b = off + end;
-	if (m->range_start_ns > a)
-		a = m->range_start_ns;
-	if (m->range_end_ns < b)
-		b = m->range_end_ns;
-	return b > a ? b - a : 0;
-}
-
-static const char *const loss_keys[][2] = {
-	{ "dropped_ring_full", "samples dropped (ring buffer full)" },
-	{ "truncated", "stacks truncated at the depth cap" },
-	{ "abandoned_fault", "stack walks abandoned (fault while reading)" },
-	{ "unknown_frames", "unknown frames" },
-	{ "intern_full", "code objects not interned (table full)" },
-};
 
 static void put_header(struct text *x, size_t i)
 {
@@ -744,15 +711,12 @@ static void put_header(struct text *x, size_t i)
 	}
 	put_info(x, i, "fork_of", "Forked of:");
 	fprintf(x->out, "  %-10s ", "Duration:");
-	put_duration(x->out, file_duration(m, i));
+	put_duration(x->out, pyi_describe_duration_ns(m, i));
 	fprintf(x->out, "   Samples: %" PRIu64, f->total.samples);
-	const struct pyi_kv *iv = pyi_model_info(m, i, "interval_ns");
-	if (iv) {
-		uint64_t ns = strtoull(iv->value, NULL, 10);
-		if (ns) {
-			fputs("   Interval: ", x->out);
-			put_duration(x->out, ns);
-		}
+	uint64_t interval = pyi_describe_interval_ns(m, i);
+	if (interval) {
+		fputs("   Interval: ", x->out);
+		put_duration(x->out, interval);
 	}
 	size_t nthreads = 0;
 	for (size_t t = 0; t < m->nthreads; t++)
@@ -777,12 +741,12 @@ static void put_header(struct text *x, size_t i)
 		fputs(" of the run\n", x->out);
 	}
 	/* Nothing is lost silently: every non-zero loss counter is listed. */
-	for (size_t k = 0; k < sizeof(loss_keys) / sizeof(loss_keys[0]); k++) {
-		uint64_t v = pyi_model_counter(m, i, loss_keys[k][0]);
+	for (size_t k = 0; k < pyi_nlosses; k++) {
+		uint64_t v = pyi_describe_loss(m, i, pyi_losses[k].key);
 		if (!v)
 			continue;
 		color(x, C_YELLOW);
-		fprintf(x->out, "  %-10s %" PRIu64 " %s\n", "Warning:", v, loss_keys[k][1]);
+		fprintf(x->out, "  %-10s %" PRIu64 " %s\n", "Warning:", v, pyi_losses[k].what);
 		color(x, C_RESET);
 	}
 	if (f->result.truncated) {

@@ -1,6 +1,6 @@
 /*
- * u32map: an open-addressing hash map from uint32_t keys to uint32_t values, for the reader's
- * and the model's id tables. Any key is allowed; the value UINT32_MAX is reserved (it marks a
+ * u32map: open-addressing hash maps from uint32_t (or uint64_t) keys to uint32_t values, for
+ * the reader's, the model's and the renderers' id tables. Any key is allowed; the value UINT32_MAX is reserved (it marks a
  * free slot). Grows by doubling; lookups never allocate. Normal context, one owner at a time.
  */
 #ifndef PYI_U32MAP_H
@@ -28,6 +28,23 @@ void pyi_u32map_release(struct pyi_u32map *m);
 uint32_t pyi_u32map_get(const struct pyi_u32map *m, uint32_t key);
 /* Sets key to value (value != PYI_U32MAP_NONE). Returns 0 or -ENOMEM. */
 int pyi_u32map_put(struct pyi_u32map *m, uint32_t key, uint32_t value);
+
+/* The same with 64-bit keys (pairs of ids, for instance). */
+struct pyi_u64map_slot {
+	uint64_t key;
+	uint32_t value;
+};
+
+struct pyi_u64map {
+	struct pyi_u64map_slot *slots;
+	size_t mask;
+	size_t used;
+};
+
+void pyi_u64map_init(struct pyi_u64map *m);
+void pyi_u64map_release(struct pyi_u64map *m);
+uint32_t pyi_u64map_get(const struct pyi_u64map *m, uint64_t key);
+int pyi_u64map_put(struct pyi_u64map *m, uint64_t key, uint32_t value);
 
 /* The hash used by the map, also handy for callers mixing several fields. */
 static inline uint32_t pyi_u32map_hash(uint32_t x)

@@ -3,8 +3,9 @@
  *
  *   mkprofile golden OUT     the fixed profile behind tests/golden/ (tests/assets/golden.bin)
  *   mkprofile hostile OUT    names with quotes, <, &, ;, newlines, NUL and invalid UTF-8
- *   mkprofile big N OUT      N samples shaped like a real program: 4 threads of a 300-function
- *                            program, stacks 8 to 60 deep, a third of samples idle (REPEAT)
+ *   mkprofile big N OUT      N samples shaped like a real program: 4 threads, each wandering
+ *                            through a call tree of 3000 call sites up to 40 deep; a third
+ *                            of the samples idle (REPEAT)
  *
  * Output is deterministic (fixed seeds), so fixtures can be regenerated and compared.
  */
@@ -216,60 +217,83 @@ static uint32_t rnd(uint32_t n)
 }
 
 /*
- * A realistic large profile: each thread does a random walk over a fixed call graph, so
- * consecutive samples share most of their stack, as they do in real programs.
+ * A realistic large profile. Each thread runs a fixed program: a call tree of a few thousand
+ * call sites (function, line) up to 40 deep. A thread wanders through it the way a program
+ * does: it stays in one place for a while (the leaf line moving), returns to its caller, or
+ * calls into a child; a third of its samples are idle repeats. So consecutive samples share
+ * most of their stack, and distinct stacks number in the thousands, as in real profiles.
  */
+enum { BIG_FUNCS = 400, BIG_THREADS = 4, BIG_NODES = 3000, BIG_MAXD = 40 };
+
+struct big_node {
+	uint32_t parent; /* index, root's parent is itself */
+	uint32_t func;
+	int32_t line;
+	uint16_t depth;
+	uint32_t kids[4];
+	uint32_t nkids;
+};
+
 static void big(struct out *o, uint64_t n)
 {
-	enum { FUNCS = 300, THREADS = 4, MAXD = 60 };
+	static struct big_node tree[BIG_THREADS][BIG_NODES];
 	check(pyi_recbuf_file_header(&o->b, 1000, 1700000000000000000ull));
 	info(o, "python_version", "3.12.1");
 	info(o, "interval_ns", "1000000");
 	char q[64], f[64];
-	for (uint32_t i = 1; i <= FUNCS; i++) {
+	for (uint32_t i = 1; i <= BIG_FUNCS; i++) {
 		snprintf(q, sizeof(q), "Module%u.function_%u", i % 17, i);
 		snprintf(f, sizeof(f), "/srv/app/package%u/module%u.py", i % 7, i % 17);
 		code(o, i, (int32_t)(i * 10), q, f);
 	}
-	struct pyi_fmt_frame st[THREADS][MAXD];
-	uint16_t depth[THREADS];
-	for (uint32_t t = 0; t < THREADS; t++) {
+	uint32_t cur[BIG_THREADS];
+	for (uint32_t t = 0; t < BIG_THREADS; t++) {
 		snprintf(q, sizeof(q), t ? "worker-%u" : "MainThread", t);
 		thread(o, t + 1, 1000 + t, q);
-		depth[t] = 8;
-		for (int d = 0; d < 8; d++)
-			st[t][7 - d] = (struct pyi_fmt_frame){ (uint32_t)(1 + d * 3 + t), d + 1 };
+		struct big_node *tr = tree[t];
+		tr[0] = (struct big_node){ 0, 1 + t, 1, 1, { 0 }, 0 };
+		for (uint32_t i = 1; i < BIG_NODES; i++) {
+			uint32_t parent;
+			/* Mostly extend recent call sites, so the tree grows deep like real ones. */
+			do
+				parent = rnd(4) ? i - 1 - rnd(i < 16 ? i : 16) : rnd(i);
+			while (tr[parent].nkids == 4 || tr[parent].depth >= BIG_MAXD);
+			uint32_t func = 1 + rnd(BIG_FUNCS);
+			tr[i] = (struct big_node){ parent, func, (int32_t)(func * 10 + 1 + rnd(20)),
+						   (uint16_t)(tr[parent].depth + 1), { 0 }, 0 };
+			tr[parent].kids[tr[parent].nkids++] = i;
+		}
+		cur[t] = 0;
 	}
+	struct pyi_fmt_frame st[BIG_MAXD];
 	uint64_t now = 0;
 	for (uint64_t i = 0; i < n; i++) {
-		uint32_t t = (uint32_t)(i % THREADS);
-		now += MS / THREADS;
-		if (rnd(3) == 0) {
-			check(pyi_recbuf_sample(&o->b, t + 1, now, MS, 0, PYI_SAMPLE_REPEAT, NULL, 0));
+		uint32_t t = (uint32_t)(i % BIG_THREADS);
+		struct big_node *tr = tree[t];
+		now += 1000000 / BIG_THREADS;
+		uint32_t r = rnd(12);
+		if (r < 4) {
+			check(pyi_recbuf_sample(&o->b, t + 1, now, 1000000, 0, PYI_SAMPLE_REPEAT,
+						NULL, 0));
 			flush(o, 0);
 			continue;
 		}
-		/* Pop a few frames, push a few: the leaf end moves, the root end stays. */
-		uint32_t pop = rnd(4);
-		uint16_t d = depth[t];
-		if (pop > (uint32_t)d - 8)
-			pop = (uint32_t)d - 8;
-		d = (uint16_t)(d - pop);
-		memmove(&st[t][0], &st[t][pop], d * sizeof(st[t][0]));
-		uint32_t push = rnd(4);
-		if (d + push > MAXD)
-			push = MAXD - d;
-		memmove(&st[t][push], &st[t][0], d * sizeof(st[t][0]));
-		for (uint32_t k = 0; k < push; k++) {
-			uint32_t caller = st[t][push - k].code_id;
-			uint32_t callee = 1 + (caller * 7 + rnd(5)) % FUNCS;
-			st[t][push - 1 - k] = (struct pyi_fmt_frame){ callee, (int32_t)(callee * 10 + rnd(8)) };
+		int32_t leaf_line_shift = 0;
+		if (r < 7) {
+			leaf_line_shift = (int32_t)rnd(3); /* same place, the line moves a little */
+		} else if (r < 9 || !tr[cur[t]].nkids) {
+			cur[t] = tr[cur[t]].parent;
+		} else {
+			cur[t] = tr[cur[t]].kids[rnd(tr[cur[t]].nkids)];
 		}
-		d = (uint16_t)(d + push);
-		if (rnd(2))
-			st[t][0].line = (int32_t)(st[t][0].code_id * 10 + rnd(8));
-		depth[t] = d;
-		check(pyi_recbuf_sample(&o->b, t + 1, now, MS, MS - rnd(1000), 0, st[t], d));
+		uint16_t d = 0;
+		for (uint32_t k = cur[t];; k = tr[k].parent) {
+			st[d++] = (struct pyi_fmt_frame){ tr[k].func, tr[k].line };
+			if (k == 0)
+				break;
+		}
+		st[0].line += leaf_line_shift;
+		check(pyi_recbuf_sample(&o->b, t + 1, now, 1000000, 1000000 - rnd(1000), 0, st, d));
 		flush(o, 0);
 	}
 	struct pyi_fmt_counter c[] = { { "samples", n } };

@@ -295,19 +295,21 @@ START_TEST(every_record_type_round_trips)
 	ck_assert_uint_eq(s->sample[0].cpu_ns, 3);
 	ck_assert_uint_eq(s->sample[0].flags, PYI_SAMPLE_PARTIAL);
 	ck_assert_uint_eq(s->sample[0].depth, 3);
-	ck_assert_uint_eq(s->frames[0][0].code_id, 2);
-	ck_assert_int_eq(s->frames[0][0].line, -1);
+	/* The file holds frames leaf first; the reader hands them over root first. */
+	ck_assert_uint_eq(s->frames[0][2].code_id, 2);
+	ck_assert_int_eq(s->frames[0][2].line, -1);
 	ck_assert_int_eq(s->frames[0][1].line, 2147483647);
-	ck_assert_uint_eq(s->frames[0][2].code_id, 0);
+	ck_assert_uint_eq(s->frames[0][0].code_id, 0);
 	/* A REPEAT sample arrives with the previous stack of its thread. */
 	ck_assert_uint_eq(s->sample[1].flags, PYI_SAMPLE_REPEAT);
 	ck_assert_uint_eq(s->sample[1].depth, 3);
 	ck_assert_uint_eq(s->sample[1].same_root, 3);
-	ck_assert_mem_eq(s->frames[1], fr, sizeof(fr));
+	ck_assert_mem_eq(s->frames[1], s->frames[0], sizeof(fr));
 	ck_assert_uint_eq(s->sample[1].wall_ns, 5);
 	ck_assert_uint_eq(s->sample[2].flags, PYI_SAMPLE_TRUNCATED);
 	ck_assert_uint_eq(s->sample[2].depth, 1);
 	ck_assert_uint_eq(s->sample[2].same_root, 0);
+	ck_assert_uint_eq(s->frames[2][0].code_id, 2);
 
 	ck_assert_int_eq(s->counter_records, 1);
 	ck_assert_int_eq(s->counters, 2);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/format.h"
@@ -325,44 +326,83 @@ START_TEST(a_callback_error_stops_the_read)
 }
 END_TEST
 
-/*
- * A profile larger than the reader's window (4 MiB), with deep samples so records straddle
- * window ends: reading a file gives exactly what reading memory gives.
- */
-START_TEST(reading_a_file_gives_what_reading_memory_gives)
+/* A profile larger than the reader's 4 MiB window, deep samples straddling window ends. */
+static void large_profile(struct pyi_recbuf *b)
 {
-	struct pyi_recbuf b;
-	pyi_recbuf_init(&b);
-	ck_assert_int_eq(pyi_recbuf_file_header(&b, 1, 0), 0);
-	ck_assert_int_eq(pyi_recbuf_thread(&b, 1, 1, "", 0), 0);
+	pyi_recbuf_init(b);
+	ck_assert_int_eq(pyi_recbuf_file_header(b, 1, 0), 0);
+	ck_assert_int_eq(pyi_recbuf_thread(b, 1, 1, "", 0), 0);
 	for (uint32_t i = 1; i <= 50; i++)
-		ck_assert_int_eq(pyi_recbuf_code(&b, i, (int32_t)i, "f", 1, "f.py", 4), 0);
+		ck_assert_int_eq(pyi_recbuf_code(b, i, (int32_t)i, "f", 1, "f.py", 4), 0);
 	static struct pyi_fmt_frame fr[3000];
 	for (int s = 0; s < 800; s++) {
 		uint16_t depth = (uint16_t)(1 + (s * 7919) % 3000);
 		for (uint16_t i = 0; i < depth; i++)
-			fr[i] = (struct pyi_fmt_frame){ 1 + (uint32_t)(i + s) % 50, s };
-		ck_assert_int_eq(pyi_recbuf_sample(&b, 1, (uint64_t)s, 1, 1, 0, fr, depth), 0);
+			fr[i] = (struct pyi_fmt_frame){ 1 + (uint32_t)(i + s) % 50, s % 3 };
+		ck_assert_int_eq(pyi_recbuf_sample(b, 1, (uint64_t)s, 1, 1, 0, fr, depth), 0);
 	}
-	ck_assert_uint_gt(b.len, 8u << 20);
+	ck_assert_uint_gt(b->len, 8u << 20);
+}
+
+static void expect_same_as_memory(const struct pyi_recbuf *b, int fd)
+{
+	struct count cm, cf;
+	struct pyi_rd_callbacks cbm = counting(&cm), cbf = counting(&cf);
+	struct pyi_rd_result rm, rf;
+	ck_assert_int_eq(pyi_reader_read_mem(b->data, b->len, "m", &cbm, &rm), 0);
+	ck_assert_int_eq(pyi_reader_read_fd(fd, "f", &cbf, &rf), 0);
+	ck_assert_uint_eq(cm.samples, 800);
+	ck_assert_uint_eq(cf.samples, 800);
+	ck_assert_uint_eq(cf.frames, cm.frames);
+	ck_assert_uint_eq(cf.checksum, cm.checksum);
+	ck_assert_uint_eq(rf.valid_bytes, b->len);
+	ck_assert_int_eq(rf.truncated, 0);
+}
+
+/* A regular file is mapped: the result is what reading memory gives. */
+START_TEST(reading_a_regular_file_gives_what_reading_memory_gives)
+{
+	struct pyi_recbuf b;
+	large_profile(&b);
 	char path[] = "/tmp/check_reader_XXXXXX";
 	int fd = mkstemp(path);
 	ck_assert_int_ge(fd, 0);
 	unlink(path);
 	ck_assert_int_eq(write(fd, b.data, b.len), (ssize_t)b.len);
 	ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
-
-	struct count cm, cf;
-	struct pyi_rd_callbacks cbm = counting(&cm), cbf = counting(&cf);
-	struct pyi_rd_result rm, rf;
-	ck_assert_int_eq(pyi_reader_read_mem(b.data, b.len, "m", &cbm, &rm), 0);
-	ck_assert_int_eq(pyi_reader_read_fd(fd, "f", &cbf, &rf), 0);
-	ck_assert_uint_eq(cm.samples, 800);
-	ck_assert_uint_eq(cf.samples, 800);
-	ck_assert_uint_eq(cf.frames, cm.frames);
-	ck_assert_uint_eq(cf.checksum, cm.checksum);
-	ck_assert_uint_eq(rf.valid_bytes, b.len);
+	expect_same_as_memory(&b, fd);
 	close(fd);
+	pyi_recbuf_release(&b);
+}
+END_TEST
+
+/* A pipe goes through the read window, records straddling its refills. */
+START_TEST(reading_a_pipe_gives_what_reading_memory_gives)
+{
+	struct pyi_recbuf b;
+	large_profile(&b);
+	int p[2];
+	ck_assert_int_eq(pipe(p), 0);
+	pid_t child = fork();
+	ck_assert_int_ge(child, 0);
+	if (child == 0) {
+		close(p[0]);
+		/* Odd-sized writes, so refills end in the middle of records. */
+		for (size_t at = 0; at < b.len;) {
+			size_t n = b.len - at < 99991 ? b.len - at : 99991;
+			ssize_t w = write(p[1], b.data + at, n);
+			if (w <= 0)
+				_exit(1);
+			at += (size_t)w;
+		}
+		_exit(0);
+	}
+	close(p[1]);
+	expect_same_as_memory(&b, p[0]);
+	close(p[0]);
+	int status;
+	ck_assert_int_eq(waitpid(child, &status, 0), child);
+	ck_assert_int_eq(status, 0);
 	pyi_recbuf_release(&b);
 }
 END_TEST
@@ -439,7 +479,8 @@ int main(void)
 	tcase_add_test(tc, repeat_without_an_earlier_sample_is_an_empty_stack);
 	tcase_add_test(tc, repeat_with_frames_is_corrupt);
 	tcase_add_test(tc, a_callback_error_stops_the_read);
-	tcase_add_test(tc, reading_a_file_gives_what_reading_memory_gives);
+	tcase_add_test(tc, reading_a_regular_file_gives_what_reading_memory_gives);
+	tcase_add_test(tc, reading_a_pipe_gives_what_reading_memory_gives);
 	tcase_add_test(tc, random_damage_never_crashes_the_reader);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
