@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "agent/config.h"
+#include "agent/pyinstr.h"
 #include "agent/session.h"
 #include "common/format.h"
 #include "loader/loader.h"

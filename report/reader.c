@@ -605,7 +605,9 @@ int pyi_reader_read_fd(int fd, const char *name, const struct pyi_rd_callbacks *
 {
 	/*
 	 * A regular file is mapped and parsed in place, which saves copying every byte once
-	 * more; anything else (and a failed mapping) is read through the window.
+	 * more; anything else (and a failed mapping) is read through the window. Profiles only
+	 * ever grow (the agent appends), so the mapped length stays backed; a file cut shorter
+	 * by someone else while being read would raise SIGBUS, as with any mapped reader.
 	 */
 	struct stat st;
 	off_t pos = lseek(fd, 0, SEEK_CUR);
