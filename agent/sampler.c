@@ -311,6 +311,12 @@ void *pyi_sampler_main(void *arg)
 	sigaddset(&faults, SIGBUS);
 	pthread_sigmask(SIG_UNBLOCK, &faults, NULL);
 	st.task_fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	/* The writer starts first and records its tid at once; wait for it, so that the first
+	 * listing does not take the writer for a thread of the program. */
+	for (int i = 0; i < 100 && atomic_load(&s->agent_tids[1]) <= 0; i++) {
+		struct timespec ms = {0, 1000000};
+		nanosleep(&ms, NULL);
+	}
 	while (!atomic_load_explicit(&s->stopping, memory_order_acquire)) {
 		/* A jitter of up to ±1/16 of the interval keeps ticks from locking onto
 		 * periodic work in the program; weights use the measured spans, not the

@@ -201,6 +201,8 @@ int pyi_session_resume(struct pyi_session *s)
 	int rc;
 	atomic_store(&s->stopping, 0);
 	atomic_store(&s->writer_stop, 0);
+	atomic_store(&s->agent_tids[0], -1);
+	atomic_store(&s->agent_tids[1], -1);
 	rc = start_thread(&s->writer_thread, pyi_writer_main, s);
 	if (rc == 0) {
 		s->writer_started = 1;

@@ -111,7 +111,7 @@ struct pyi_session {
 	struct pyi_thread_slot *slots; /* PYI_MAX_THREADS */
 	int slots_hi;                  /* sampler: slots at and above this index are free */
 	_Atomic uint32_t next_serial;
-	pid_t agent_tids[2];         /* sampler and writer: never sampled */
+	_Atomic pid_t agent_tids[2]; /* sampler and writer: never sampled */
 	_Atomic pid_t forking_tid;   /* a thread inside fork(): not signalled meanwhile */
 	_Atomic int stopping;
 	_Atomic int writer_stop;
