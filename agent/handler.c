@@ -139,6 +139,17 @@ static int walk_and_intern(struct pyi_session *s, struct pyi_thread_slot *slot,
 	return depth;
 }
 
+/* After the fault guard jumped back: the sample is abandoned (and counted), the program goes
+ * on, and a code entry whose copy the fault interrupted is marked failed. */
+static void walk_faulted(struct pyi_session *s)
+{
+	guard_armed = 0;
+	if (interning_id)
+		pyi_intern_abandon_sigsafe(s->intern, interning_id);
+	interning_id = 0;
+	atomic_fetch_add_explicit(&s->counters.abandoned_fault, 1, memory_order_relaxed);
+}
+
 static void on_sample_signal(int signo, siginfo_t *info, void *uctx)
 {
 	int saved_errno = errno;
@@ -161,12 +172,7 @@ static void on_sample_signal(int signo, siginfo_t *info, void *uctx)
 	uint64_t entered = mono_now();
 
 	if (sigsetjmp(guard_env, 0)) {
-		/* A read faulted mid-walk: this sample is abandoned, the program goes on. */
-		guard_armed = 0;
-		if (interning_id)
-			pyi_intern_abandon_sigsafe(s->intern, interning_id);
-		interning_id = 0;
-		atomic_fetch_add_explicit(&s->counters.abandoned_fault, 1, memory_order_relaxed);
+		walk_faulted(s);
 		goto done;
 	}
 	guard_armed = 1;
@@ -206,11 +212,7 @@ int pyi_handler_sample_blocked(struct pyi_session *s, int index)
 	if (!ts || clock_gettime(slot->cpu_clock, &before) != 0)
 		return -1;
 	if (sigsetjmp(guard_env, 0)) {
-		guard_armed = 0;
-		if (interning_id)
-			pyi_intern_abandon_sigsafe(s->intern, interning_id);
-		interning_id = 0;
-		atomic_fetch_add_explicit(&s->counters.abandoned_fault, 1, memory_order_relaxed);
+		walk_faulted(s);
 		return -1;
 	}
 	guard_armed = 1;
