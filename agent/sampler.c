@@ -101,7 +101,6 @@ static void register_thread(struct pyi_session *s, pid_t tid, uint64_t now)
 }
 
 struct rescan_state {
-	int task_fd;
 	unsigned char seen[PYI_MAX_THREADS];
 };
 
@@ -110,12 +109,13 @@ static void rescan(struct pyi_session *s, struct rescan_state *st, uint64_t now)
 	char buf[8192];
 	long n;
 
-	if (st->task_fd < 0)
+	/* Opened for each listing, never kept: a program that closes every descriptor it did
+	 * not open (daemons do) must not get ours back under its own files' numbers. */
+	int task_fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (task_fd < 0)
 		return;
 	memset(st->seen, 0, sizeof(st->seen));
-	if (lseek(st->task_fd, 0, SEEK_SET) != 0)
-		return;
-	while ((n = syscall(SYS_getdents64, st->task_fd, buf, sizeof(buf))) > 0) {
+	while ((n = syscall(SYS_getdents64, task_fd, buf, sizeof(buf))) > 0) {
 		for (long off = 0; off < n;) {
 			struct dirent64 *d = (struct dirent64 *)(buf + off);
 			off += d->d_reclen;
@@ -138,6 +138,7 @@ static void rescan(struct pyi_session *s, struct rescan_state *st, uint64_t now)
 				register_thread(s, tid, now);
 		}
 	}
+	close(task_fd);
 	if (n < 0)
 		return; /* keep everyone: an unreadable listing says nothing about exits */
 	for (int i = 0; i < s->slots_hi; i++) {
@@ -310,7 +311,6 @@ void *pyi_sampler_main(void *arg)
 	sigaddset(&faults, SIGSEGV);
 	sigaddset(&faults, SIGBUS);
 	pthread_sigmask(SIG_UNBLOCK, &faults, NULL);
-	st.task_fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	/* The writer starts first and records its tid at once; wait for it, so that the first
 	 * listing does not take the writer for a thread of the program. */
 	for (int i = 0; i < 100 && atomic_load(&s->agent_tids[1]) <= 0; i++) {
@@ -363,8 +363,5 @@ void *pyi_sampler_main(void *arg)
 		}
 		tick++;
 	}
-	if (st.task_fd >= 0)
-		close(st.task_fd);
-	st.task_fd = -1;
 	return NULL;
 }

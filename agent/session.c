@@ -250,9 +250,7 @@ void pyi_session_abandon_in_child(struct pyi_session *s)
 	/* Only the forking thread exists now: the sampler and writer are gone, and the file
 	 * belongs to the parent. Nothing is written or flushed here. */
 	atomic_store_explicit(&pyi_active_session, NULL, memory_order_relaxed);
-	if (s->fd >= 0)
-		close(s->fd);
-	s->fd = -1;
+	pyi_writer_forget(s);
 	s->sampler_started = s->writer_started = 0;
 	for (uint32_t i = 0; i <= intern.mask; i++) {
 		uint32_t st = atomic_load(&intern.entries[i].state);

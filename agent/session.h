@@ -165,6 +165,9 @@ void *pyi_sampler_main(void *session);
 void *pyi_writer_main(void *session);
 /* Opens the profile file and writes header and INFO; 0 or -errno (message printed). */
 int pyi_writer_open(struct pyi_session *s);
+/* Fork child: lets go of the parent's profile without writing (closing the descriptor only
+ * if it is still the profile). */
+void pyi_writer_forget(struct pyi_session *s);
 /* Drains everything, writes counters and END (if reason >= 0) and closes. */
 void pyi_writer_finish(struct pyi_session *s, int reason);
 

@@ -45,6 +45,8 @@ static struct {
 	uint64_t threads;
 	uint64_t repeats_without_stack;
 	int write_errno;
+	dev_t dev; /* identity of the profile file, checked before every write */
+	ino_t ino;
 } w;
 
 static void say(const char *text)
@@ -54,10 +56,34 @@ static void say(const char *text)
 		return;
 }
 
+/* Is s->fd still the profile we opened? A program may close every descriptor it did not
+ * open and reuse the numbers: then the agent must never write to that number again. */
+static int fd_is_ours(struct pyi_session *s)
+{
+	struct stat st;
+	if (fstat(s->fd, &st) == 0 && st.st_dev == w.dev && st.st_ino == w.ino)
+		return 1;
+	if (!w.write_errno) {
+		w.write_errno = EBADF;
+		say("pyinstr: the program closed the profile file; profiling stopped\n");
+	}
+	s->fd = -1;
+	return 0;
+}
+
+void pyi_writer_forget(struct pyi_session *s)
+{
+	struct stat st;
+	if (s->fd >= 0 && fstat(s->fd, &st) == 0 && st.st_dev == w.dev && st.st_ino == w.ino)
+		close(s->fd);
+	s->fd = -1;
+	pyi_recbuf_reset(&w.buf);
+}
+
 static int flush(struct pyi_session *s)
 {
 	size_t off = 0;
-	if (s->fd < 0 || w.write_errno) {
+	if (s->fd < 0 || w.write_errno || !fd_is_ours(s)) {
 		pyi_recbuf_reset(&w.buf);
 		return -1;
 	}
@@ -187,6 +213,13 @@ int pyi_writer_open(struct pyi_session *s)
 		}
 	} else {
 		snprintf(path, sizeof(path), "%s", s->cfg.output);
+	}
+	if (rc == 0) {
+		struct stat st;
+		if (fstat(s->fd, &st) == 0) {
+			w.dev = st.st_dev;
+			w.ino = st.st_ino;
+		}
 	}
 	if (rc < 0) {
 		s->open_failed = 1;
