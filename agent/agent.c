@@ -23,6 +23,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -247,6 +248,17 @@ static int before_exec(void)
 {
 	int was_active = session_active && session.pid == getpid();
 	finish_before_leaving(PYI_END_EXEC);
+	if (was_active && session.signo > 0) {
+		/* A sampling signal still pending on this thread (it blocks signals) would survive
+		 * exec and meet the default action there, which ends the new program. */
+		sigset_t pending, ours;
+		struct timespec now = {0, 0};
+		sigemptyset(&ours);
+		sigaddset(&ours, session.signo);
+		while (sigpending(&pending) == 0 && sigismember(&pending, session.signo) &&
+		       sigtimedwait(&ours, NULL, &now) == session.signo)
+			;
+	}
 	return was_active;
 }
 

@@ -20,6 +20,7 @@
  * signal before us (restoring their action so the faulting instruction re-executes under it).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <string.h>
@@ -34,6 +35,10 @@
 static TLS sigjmp_buf guard_env;
 static TLS volatile sig_atomic_t guard_armed;
 static TLS volatile uint32_t interning_id;
+
+/* Handlers between their first instruction and their last: stop waits for none to be
+ * running before it lets go of the slots (seq_cst with the session pointer, see below). */
+static _Atomic int handlers_running;
 
 static struct sigaction previous_sample_action;
 /* previous_*: the action we displaced most recently (possibly a handler the program installed
@@ -91,6 +96,7 @@ static int walk_and_intern(struct pyi_session *s, struct pyi_thread_slot *slot,
 		return -1;
 	if (!ts) {
 		ts = pyi_loader_tstate_sigsafe(py, slot->tid);
+		slot->pthread = (uintptr_t)pthread_self();
 		atomic_store_explicit(&slot->tstate, ts, memory_order_relaxed);
 	}
 	if (!ts)
@@ -161,14 +167,21 @@ static void on_sample_signal(int signo, siginfo_t *info, void *uctx)
 	(void)signo;
 	(void)uctx;
 
-	/* acquire: pairs with the release store that published the session */
-	s = atomic_load_explicit(&pyi_active_session, memory_order_acquire);
+	/* seq_cst, both: a stop that cleared the session and then saw no handler running
+	 * cannot be followed by a handler that saw the session (pyi_handler_wait_idle). */
+	atomic_fetch_add(&handlers_running, 1);
+	s = atomic_load(&pyi_active_session);
+	guard_armed = 0;
 	if (!s || info->si_code != SI_QUEUE || info->si_pid != s->pid)
 		goto out; /* not ours: a stray signal the program did not ask for */
 	uint32_t value = (uint32_t)info->si_value.sival_int;
 	if ((value >> 16) != s->tag || (value & 0xffff) >= PYI_MAX_THREADS)
 		goto out;
 	slot = &s->slots[value & 0xffff];
+	/* acquire: pairs with the sampler's release, which published the pending fields; a
+	 * signal for a slot that awaits none (a stale duplicate) is ignored */
+	if (!atomic_load_explicit(&slot->in_flight, memory_order_acquire))
+		goto out;
 	uint64_t entered = mono_now();
 
 	if (sigsetjmp(guard_env, 0)) {
@@ -198,7 +211,16 @@ done:
 	/* release: the sampler may reuse the pending fields once it sees in_flight == 0 */
 	atomic_store_explicit(&slot->in_flight, 0, memory_order_release);
 out:
+	atomic_fetch_sub(&handlers_running, 1);
 	errno = saved_errno;
+}
+
+void pyi_handler_wait_idle(void)
+{
+	for (int i = 0; i < 1000 && atomic_load(&handlers_running) > 0; i++) {
+		struct timespec ms = {0, 1000000};
+		nanosleep(&ms, NULL);
+	}
 }
 
 int pyi_handler_sample_blocked(struct pyi_session *s, int index)
@@ -211,6 +233,19 @@ int pyi_handler_sample_blocked(struct pyi_session *s, int index)
 
 	if (!ts || clock_gettime(slot->cpu_clock, &before) != 0)
 		return -1;
+	/* The thread ran since its handler saw this state, and may have freed it (a ctypes
+	 * callback on a C thread releases its state on the way out): confirm it is still this
+	 * thread's before walking, and again after. */
+	volatile int still_ours = 0;
+	if (sigsetjmp(guard_env, 0) == 0) {
+		guard_armed = 1;
+		still_ours = pyi_loader_tstate_of_sigsafe(s->py, ts, slot->pthread, slot->tid);
+	}
+	guard_armed = 0;
+	if (!still_ours) {
+		atomic_store_explicit(&slot->tstate, 0, memory_order_relaxed);
+		return -1;
+	}
 	if (sigsetjmp(guard_env, 0)) {
 		walk_faulted(s);
 		return -1;
@@ -219,8 +254,9 @@ int pyi_handler_sample_blocked(struct pyi_session *s, int index)
 	uint32_t walk_flags = 0;
 	depth = walk_and_intern(s, slot, ts, &walk_flags);
 	flags = walk_flags;
+	int valid = depth >= 0 && pyi_loader_tstate_of_sigsafe(s->py, ts, slot->pthread, slot->tid);
 	guard_armed = 0;
-	if (depth < 0 || clock_gettime(slot->cpu_clock, &after) != 0 ||
+	if (!valid || clock_gettime(slot->cpu_clock, &after) != 0 ||
 	    before.tv_sec != after.tv_sec || before.tv_nsec != after.tv_nsec)
 		return -1; /* it ran while we read: the frames may be torn */
 	record_sample(s, slot, depth, flags, slot->pending_time_ns, slot->pending_wall_ns);
@@ -342,7 +378,15 @@ int pyi_handler_install(struct pyi_session *s)
 	sa.sa_sigaction = on_sample_signal;
 	/* SA_RESTART: a system call our signal lands in is restarted where the kernel can. */
 	sa.sa_flags = SA_SIGINFO | SA_RESTART;
-	sigemptyset(&sa.sa_mask);
+	/* The program's own signals wait for the few microseconds of our handler: one whose
+	 * handler leaves by siglongjmp must not abandon ours half-way (a reserved ring record
+	 * never committed would stall the writer). Faults stay deliverable for the guard. */
+	sigfillset(&sa.sa_mask);
+	sigdelset(&sa.sa_mask, SIGSEGV);
+	sigdelset(&sa.sa_mask, SIGBUS);
+	sigdelset(&sa.sa_mask, SIGFPE);
+	sigdelset(&sa.sa_mask, SIGILL);
+	sigdelset(&sa.sa_mask, SIGTRAP);
 	if (sigaction(s->signo, &sa, &previous_sample_action) != 0) {
 		rc = -errno;
 		pyi_handler_uninstall(s);

@@ -220,7 +220,8 @@ void pyi_session_stop(struct pyi_session *s, uint32_t reason)
 		pthread_join(s->sampler_thread, NULL);
 	s->sampler_started = 0;
 	wait_for_handlers(s);
-	atomic_store_explicit(&pyi_active_session, NULL, memory_order_release);
+	atomic_store(&pyi_active_session, NULL); /* seq_cst: see pyi_handler_wait_idle */
+	pyi_handler_wait_idle();
 	wake(s, &s->writer_stop);
 	if (s->writer_started)
 		pthread_join(s->writer_thread, NULL);

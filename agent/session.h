@@ -58,6 +58,7 @@ struct pyi_thread_slot {
 	_Atomic uint32_t no_tstate_streak;   /* written by the handler */
 	_Atomic int recorded;                /* handler: set when it recorded a stack */
 	_Atomic uintptr_t tstate;            /* handler: the thread's PyThreadState, last seen */
+	uintptr_t pthread;                   /* handler: the thread's pthread_self() */
 	struct pyi_raw_frame *scratch;       /* max_depth frames, used by this thread's handler */
 	struct pyi_memo_frame *memo;         /* its previous stack, root first (same owner) */
 	int memo_depth;
@@ -155,6 +156,9 @@ void pyi_handler_reassert_guard(void);
  * not change). 0 when a sample was recorded, -1 when the caller must signal instead.
  */
 int pyi_handler_sample_blocked(struct pyi_session *s, int index);
+/* Waits (up to a second) until no sampling handler is running. Call after clearing
+ * pyi_active_session. */
+void pyi_handler_wait_idle(void);
 /* Non-zero while the sampling signal still runs our handler. */
 int pyi_handler_still_ours(struct pyi_session *s);
 

@@ -65,6 +65,14 @@ int pyi_loader_runtime_live_sigsafe(const struct pyi_python *py);
 uintptr_t pyi_loader_tstate_sigsafe(const struct pyi_python *py, long tid);
 
 /*
+ * Whether tstate still belongs to the thread whose pthread_t and kernel id are given (its
+ * thread_id, and from 3.11 its native_thread_id, match): for a caller on another thread
+ * that kept a thread's state from an earlier look. Async-signal-safe.
+ */
+int pyi_loader_tstate_of_sigsafe(const struct pyi_python *py, uintptr_t tstate,
+				 uintptr_t pthread, long tid);
+
+/*
  * Whether tstate (this thread's, from pyi_loader_tstate_sigsafe) holds the GIL: 1 yes, 0 no,
  * -1 unknown. 3.8-3.11 compare with _PyRuntime.gilstate.tstate_current; 3.12+ read the
  * thread's _Py_tss_tstate when detection located it. Async-signal-safe.

@@ -52,7 +52,7 @@ static int is_code(const struct pyi_layout *L, uintptr_t co)
 int pyi_loader_runtime_live_sigsafe(const struct pyi_python *py)
 {
 	const struct pyi_layout *L = &py->layout;
-	uintptr_t finalizing;
+	uintptr_t finalizing = 0;
 
 	if (!L->runtime)
 		return 0;
@@ -116,18 +116,28 @@ static uintptr_t attached_tstate(const struct pyi_layout *L)
  * free it before clearing the TSS slot) and a stale one inherited over fork before CPython
  * re-binds it.
  */
-static int tstate_is_ours(const struct pyi_layout *L, uintptr_t ts, long tid)
+static int tstate_belongs(const struct pyi_layout *L, uintptr_t ts, uintptr_t pthread, long tid)
 {
-	uintptr_t thread_id, native_id, interp;
+	uintptr_t thread_id = 0, native_id = 0, interp = 0;
 
-	if (!ts || pyi_peek_ptr(ts + L->ts_thread_id, &thread_id) ||
-	    thread_id != (uintptr_t)pthread_self())
+	if (!ts || pyi_peek_ptr(ts + L->ts_thread_id, &thread_id) || thread_id != pthread)
 		return 0;
 	if (L->ts_native_thread_id != NONE &&
 	    (pyi_peek_ptr(ts + L->ts_native_thread_id, &native_id) ||
 	     native_id != (uintptr_t)(tid ? tid : gettid_raw())))
 		return 0;
 	return pyi_peek_ptr(ts + L->ts_interp, &interp) == 0 && interp != 0;
+}
+
+static int tstate_is_ours(const struct pyi_layout *L, uintptr_t ts, long tid)
+{
+	return tstate_belongs(L, ts, (uintptr_t)pthread_self(), tid);
+}
+
+int pyi_loader_tstate_of_sigsafe(const struct pyi_python *py, uintptr_t tstate,
+				 uintptr_t pthread, long tid)
+{
+	return tstate_belongs(&py->layout, tstate, pthread, tid);
 }
 
 uintptr_t pyi_loader_tstate_sigsafe(const struct pyi_python *py, long tid)
