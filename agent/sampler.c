@@ -22,12 +22,6 @@
 #include "agent/session.h"
 #include "common/format.h"
 
-/* CPU time since its last signal above which a thread counts as running, and is signalled.
- * Below it (and above zero) the thread ran a little, typically our own handler and a system
- * call's retry, or a short burst before blocking again: its stack is read from the sampler
- * thread instead, if it holds still, so a thread that went to sleep is interrupted once,
- * not every tick. */
-#define REPEAT_THRESHOLD_NS 20000u
 /* Signals without a thread state before a thread counts as native: long enough to cover
  * an interpreter's start-up, when the runtime already says it is initialised but the main
  * thread's state is not yet bound. */
@@ -215,7 +209,7 @@ static void sample_thread(struct pyi_session *s, int index, uint64_t now)
 		return; /* exited: the next rescan releases the slot */
 	uint64_t cpu = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 	uint64_t base = slot->signal_cpu;
-	int used_cpu = slot->signal_cpu == 0 || cpu > base + REPEAT_THRESHOLD_NS;
+	int used_cpu = slot->signal_cpu == 0 || cpu > base;
 
 	if (!slot->native && slot->tid != s->pid &&
 	    atomic_load_explicit(&slot->no_tstate_streak, memory_order_relaxed) >= NATIVE_AFTER &&
@@ -227,7 +221,7 @@ static void sample_thread(struct pyi_session *s, int index, uint64_t now)
 		else if (++slot->ticks_since_signal < NATIVE_PROBE_TICKS || !used_cpu)
 			return;
 	}
-	if (!used_cpu && cpu <= base) {
+	if (!used_cpu) {
 		if (slot->has_stack)
 			push_repeat(s, slot, now, cpu);
 		return;
@@ -235,9 +229,14 @@ static void sample_thread(struct pyi_session *s, int index, uint64_t now)
 	slot->pending_time_ns = now - s->start_mono_ns;
 	slot->pending_wall_ns = now - slot->last_record_ns;
 	slot->pending_cpu_ns = cpu - slot->last_record_cpu;
-	if (!used_cpu && !slot->native) {
-		/* It ran a little and most likely blocked again somewhere: read its stack from
-		 * here rather than interrupt its system call. */
+	/* A thread on a CPU right now has a clock that moves between two reads. One that is
+	 * not (blocked, or waiting for a CPU) cannot change its stack while we read it from
+	 * here: no signal then, so no EINTR for C code in a system call that does not retry.
+	 * The walk itself confirms the clock held still. */
+	struct timespec again;
+	int running = clock_gettime(slot->cpu_clock, &again) != 0 ||
+		      again.tv_sec != ts.tv_sec || again.tv_nsec != ts.tv_nsec;
+	if (!running && !slot->native) {
 		if (pyi_handler_sample_blocked(s, index) == 0) {
 			slot->last_record_ns = now;
 			slot->last_record_cpu = cpu;
