@@ -109,13 +109,17 @@ static int walk_and_intern(struct pyi_session *s, struct pyi_thread_slot *slot,
 		struct pyi_code_ident ident;
 		uint32_t id = 0;
 		int here = depth - 1 - i < slot->memo_depth;
-		if (here && code && m->frame == slot->scratch[i].frame && m->code == code && m->id) {
-			/* The same code object address in the same frame at the same height as
-			 * in this thread's previous sample: almost always the very same frame,
-			 * whose code object it kept alive, so its identity is not read again.
-			 * (This saves a third of the walk. Code freed and re-allocated at the
-			 * same address, then run in the same frame slot, would keep the old
-			 * name; the full identity check below is no proof against that either.) */
+		uintptr_t qualname;
+		if (here && code && m->frame == slot->scratch[i].frame && m->code == code && m->id &&
+		    pyi_loader_code_qualname_sigsafe(py, code, &qualname) == 0 &&
+		    qualname == m->ident.qualname) {
+			/* The same code object address, with the same name, in the same frame
+			 * at the same height as in this thread's previous sample: almost always
+			 * the very same frame, whose code object it kept alive, so the rest of
+			 * its identity is not read again (a third of the walk's cost). Code
+			 * freed and re-allocated at the same address with a name at the same
+			 * address, run in the same frame slot, would keep the old entry; the
+			 * full identity check below is no proof against that either. */
 			id = m->id;
 		} else if (code && pyi_loader_code_ident_sigsafe(py, code, &ident) == 0) {
 			if (here && m->code == code && m->id &&

@@ -51,9 +51,13 @@ void pyi_intern_release(struct pyi_intern *t)
 	memset(t, 0, sizeof(*t));
 }
 
-static uint32_t hash_address(uintptr_t p)
+/* The address and the identity together: code objects created and freed in a loop come back
+ * at the same few addresses, and hashing the address alone would pile every one of them into
+ * one probe sequence. */
+static uint32_t hash_code(uintptr_t code, const struct pyi_code_ident *ident)
 {
-	uint64_t x = (uint64_t)p >> 4;
+	uint64_t x = ((uint64_t)code >> 4) ^ ((uint64_t)ident->qualname * 31) ^
+		     ((uint64_t)ident->linetable >> 3) ^ (uint64_t)(uint32_t)ident->first_line;
 	x ^= x >> 33;
 	x *= 0xff51afd7ed558ccdULL;
 	x ^= x >> 33;
@@ -136,7 +140,7 @@ uint32_t pyi_intern_code_as_sigsafe(struct pyi_intern *t, const struct pyi_pytho
 				    uintptr_t code, const struct pyi_code_ident *ident,
 				    volatile uint32_t *filling)
 {
-	uint32_t h = hash_address(code);
+	uint32_t h = hash_code(code, ident);
 	for (uint32_t i = 0; i < MAX_PROBE; i++) {
 		uint32_t idx = (h + i) & t->mask;
 		struct pyi_code_entry *e = &t->entries[idx];

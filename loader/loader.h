@@ -114,6 +114,11 @@ struct pyi_code_ident {
 int pyi_loader_code_ident_sigsafe(const struct pyi_python *py, uintptr_t code,
 				  struct pyi_code_ident *ident);
 
+/* Reads code's qualname pointer only (one load): a cheap re-check of a code object already
+ * known. 0, or -1. Async-signal-safe. */
+int pyi_loader_code_qualname_sigsafe(const struct pyi_python *py, uintptr_t code,
+				     uintptr_t *qualname);
+
 /*
  * Copies str object s as UTF-8 into buf (at most cap bytes, cut on a character boundary,
  * no NUL added). Returns the number of bytes, or -1 when s is not a readable str.

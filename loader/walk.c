@@ -398,6 +398,15 @@ int pyi_loader_walk_sigsafe(const struct pyi_python *py, uintptr_t tstate,
 	return w.n;
 }
 
+int pyi_loader_code_qualname_sigsafe(const struct pyi_python *py, uintptr_t code,
+				     uintptr_t *qualname)
+{
+	const struct pyi_layout *L = &py->layout;
+	int32_t offset = L->co_qualname != NONE ? L->co_qualname : L->co_name;
+
+	return pyi_peek_ptr(code + (uintptr_t)offset, qualname);
+}
+
 int pyi_loader_code_ident_sigsafe(const struct pyi_python *py, uintptr_t code,
 				  struct pyi_code_ident *ident)
 {
