@@ -66,7 +66,11 @@ static fclose_fn real_fclose;
 
 static void *python_image; /* load address of the object holding libpython */
 static _Atomic int resume_pending;
-static pid_t resume_tid;
+static _Atomic pid_t resume_tid;
+/* Set by the fork wrapper for a fork that libpython makes (os.fork): only such a child is a
+ * Python program going on; a fork from elsewhere (subprocess on 3.8/3.9 forks from its own
+ * extension module) is about to exec, and gets no session of its own. */
+static int fork_from_python;
 
 static const char *lookup_env(const char *name, void *ctx)
 {
@@ -118,7 +122,11 @@ static void finish_before_leaving(uint32_t reason)
 {
 	if (!session_active || session.pid != getpid())
 		return; /* no session, or a vfork child sharing the parent's memory */
-	pthread_mutex_lock(&lifecycle);
+	/* _exit and exec may be called from a signal handler that interrupted a thread inside
+	 * start/stop: rather than wait forever, leave the file as a kill would (it reads up to
+	 * the last flush). */
+	if (pthread_mutex_trylock(&lifecycle) != 0)
+		return;
 	stop_locked(reason);
 	pthread_mutex_unlock(&lifecycle);
 }
@@ -167,8 +175,10 @@ static void after_fork_child(void)
 		pid_t parent = session.pid;
 		pyi_session_abandon_in_child(&session);
 		session_active = 0;
-		start_locked(NULL, parent);
+		if (fork_from_python)
+			start_locked(NULL, parent);
 	}
+	fork_from_python = 0;
 	pthread_mutex_unlock(&lifecycle);
 }
 
@@ -323,21 +333,31 @@ static int fork_is_counted(void *caller)
 
 PUBLIC pid_t fork(void)
 {
+	Dl_info where;
+	void *caller = __builtin_return_address(0);
 	if (!real_fork)
 		real_fork = (fork_fn)dlsym(RTLD_NEXT, "fork");
-	if (!fork_is_counted(__builtin_return_address(0)))
-		return real_fork();
+	fork_from_python = python_image && dladdr(caller, &where) &&
+			   where.dli_fbase == python_image;
+	if (!fork_is_counted(caller)) {
+		pid_t pid = real_fork();
+		if (pid != 0)
+			fork_from_python = 0;
+		return pid;
+	}
 	pthread_mutex_lock(&lifecycle);
 	int paused = session_active;
 	if (paused)
 		pyi_session_pause(&session);
 	pthread_mutex_unlock(&lifecycle);
 	pid_t pid = real_fork();
+	if (pid != 0)
+		fork_from_python = 0;
 	if (pid != 0 && paused) {
 		int saved = errno;
 		if (pid > 0) {
-			resume_tid = (pid_t)syscall(SYS_gettid);
-			atomic_store(&resume_pending, 1);
+			atomic_store(&resume_tid, (pid_t)syscall(SYS_gettid));
+			atomic_store(&resume_pending, 1); /* seq_cst: after resume_tid */
 		} else {
 			pthread_mutex_lock(&lifecycle);
 			if (session_active)
@@ -354,8 +374,8 @@ PUBLIC int fclose(FILE *stream)
 	if (!real_fclose)
 		real_fclose = (fclose_fn)dlsym(RTLD_NEXT, "fclose");
 	int rc = real_fclose(stream);
-	if (atomic_load_explicit(&resume_pending, memory_order_relaxed) &&
-	    (pid_t)syscall(SYS_gettid) == resume_tid) {
+	if (atomic_load(&resume_pending) &&
+	    (pid_t)syscall(SYS_gettid) == atomic_load(&resume_tid)) {
 		int saved = errno;
 		atomic_store(&resume_pending, 0);
 		pthread_mutex_lock(&lifecycle);

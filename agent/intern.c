@@ -157,10 +157,12 @@ uint32_t pyi_intern_code_as_sigsafe(struct pyi_intern *t, const struct pyi_pytho
 				uint32_t state;
 				atomic_store_explicit(&e->state, PYI_INTERN_FILLING,
 						      memory_order_relaxed);
+				atomic_fetch_add(&t->filling, 1);
 				*filling = idx + 1;
 				state = fill(t, py, e, ident) == 0 ? PYI_INTERN_READY
 								     : PYI_INTERN_FAILED;
 				*filling = 0;
+				atomic_fetch_sub(&t->filling, 1);
 				if (state == PYI_INTERN_FAILED)
 					atomic_fetch_add_explicit(&t->full, 1, memory_order_relaxed);
 				/* release: the copied fields become visible with READY */
@@ -188,6 +190,7 @@ void pyi_intern_abandon_sigsafe(struct pyi_intern *t, uint32_t id)
 		return;
 	/* release: pairs with the writer's acquire load of state */
 	atomic_store_explicit(&t->entries[id - 1].state, PYI_INTERN_FAILED, memory_order_release);
+	atomic_fetch_sub(&t->filling, 1);
 }
 
 struct pyi_code_entry *pyi_intern_entry(struct pyi_intern *t, uint32_t id)

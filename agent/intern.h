@@ -49,6 +49,7 @@ struct pyi_intern {
 	size_t arena_cap;
 	_Atomic size_t arena_used;
 	_Atomic uint64_t full; /* code objects we could not intern */
+	_Atomic uint32_t filling; /* copies under way: a fork child need not scan when 0 */
 };
 
 /* Maps the table (capacity entries, rounded to a power of two) and an arena of arena_bytes.

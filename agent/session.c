@@ -253,12 +253,14 @@ void pyi_session_abandon_in_child(struct pyi_session *s)
 	atomic_store_explicit(&pyi_active_session, NULL, memory_order_relaxed);
 	pyi_writer_forget(s);
 	s->sampler_started = s->writer_started = 0;
-	for (uint32_t i = 0; i <= intern.mask; i++) {
+	/* Copies another thread had under way when the process forked never finish here. */
+	for (uint32_t i = 0; atomic_load(&intern.filling) && i <= intern.mask; i++) {
 		uint32_t st = atomic_load(&intern.entries[i].state);
 		if (atomic_load(&intern.entries[i].code) &&
 		    (st == PYI_INTERN_EMPTY || st == PYI_INTERN_FILLING))
 			atomic_store(&intern.entries[i].state, PYI_INTERN_FAILED);
 	}
+	atomic_store(&intern.filling, 0);
 	for (int i = 0; i < s->slots_hi; i++) {
 		free(s->slots[i].scratch);
 		free(s->slots[i].memo);
