@@ -76,7 +76,7 @@ static void register_thread(struct pyi_session *s, pid_t tid, uint64_t now)
 		if (!scratch || !memo) {
 			free(scratch);
 			free(memo);
-			return;
+			break;
 		}
 		memset(slot, 0, sizeof(*slot));
 		slot->tid = tid;
@@ -92,6 +92,7 @@ static void register_thread(struct pyi_session *s, pid_t tid, uint64_t now)
 				      memory_order_relaxed);
 		return;
 	}
+	atomic_fetch_add_explicit(&s->counters.threads_unsampled, 1, memory_order_relaxed);
 }
 
 struct rescan_state {
@@ -346,6 +347,7 @@ void *pyi_sampler_main(void *arg)
 				break;
 			}
 			s->handlers_installed = 1;
+			atomic_store(&s->signo_chosen, s->signo);
 			tick = 0;
 		}
 		if ((tick & 63) == 0) {

@@ -92,6 +92,7 @@ struct pyi_counters {
 	_Atomic uint64_t remote_walks;
 	_Atomic uint64_t handler_ns;   /* time spent in the signal handler, summed */
 	_Atomic uint64_t signals_late; /* signals still unhandled 100 ms after they were sent */
+	_Atomic uint64_t threads_unsampled; /* threads found with no free slot (or no memory) */
 	_Atomic uint64_t handler_runs;
 	_Atomic uint64_t no_tstate;
 };
@@ -127,6 +128,7 @@ struct pyi_session {
 	int open_failed;
 	_Atomic int handler_lost;    /* our signal handler was replaced by the program */
 	int handlers_installed;      /* sampler: installed once the interpreter is initialised */
+	_Atomic int signo_chosen;    /* the sampling signal, for the writer, once installed */
 };
 
 /* The session the signal handlers serve, or NULL. */

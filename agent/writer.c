@@ -45,6 +45,7 @@ static struct {
 	uint64_t threads;
 	uint64_t repeats_without_stack;
 	int write_errno;
+	int signal_noted;
 	dev_t dev; /* identity of the profile file, checked before every write */
 	ino_t ino;
 } w;
@@ -195,7 +196,6 @@ static void add_process_info(struct pyi_session *s)
 	add_info_number("max_depth", s->cfg.max_depth);
 	add_info_text("agent_version", PYI_VERSION);
 	add_info_number("ppid", (unsigned long long)getppid());
-	add_info_number("signal", (unsigned long long)s->signo);
 	if (s->fork_of)
 		add_info_number("fork_of", (unsigned long long)s->fork_of);
 }
@@ -243,6 +243,7 @@ int pyi_writer_open(struct pyi_session *s)
 	w.threads = 0;
 	w.repeats_without_stack = 0;
 	w.write_errno = 0;
+	w.signal_noted = 0;
 	if (w.thread_flags)
 		memset(w.thread_flags, 0, w.thread_flags_cap);
 	pyi_recbuf_reset(&w.buf);
@@ -404,6 +405,7 @@ static void add_counters(struct pyi_session *s)
 		{"blocked_walks", load(&c->remote_walks)},
 		{"handler_ns", load(&c->handler_ns)},
 		{"signals_late", load(&c->signals_late)},
+		{"threads_unsampled", load(&c->threads_unsampled)},
 		{"handler_runs", load(&c->handler_runs)},
 		{"no_thread_state", load(&c->no_tstate)},
 		{"signal_failures", load(&c->signal_failures)},
@@ -428,6 +430,11 @@ void *pyi_writer_main(void *arg)
 		}
 		if (s->fd < 0)
 			continue;
+		if (!w.signal_noted && atomic_load(&s->signo_chosen) > 0) {
+			/* The signal is chosen only once the interpreter is initialised. */
+			add_info_number("signal", (unsigned long long)atomic_load(&s->signo_chosen));
+			w.signal_noted = 1;
+		}
 		drain(s, 0);
 		uint64_t now = pyi_now_ns(CLOCK_MONOTONIC);
 		if (now - w.last_flush_ns >= FLUSH_NS) {
