@@ -455,11 +455,17 @@ class Test:
         proc = subprocess.Popen(argv, env=env, cwd=cwd or self.tmp,
                                 stdin=subprocess.PIPE if input is not None else
                                 subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                start_new_session=True)
         try:
             out, err = proc.communicate(input, timeout=timeout)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            # The whole group: a hung grandchild (a fork child) would otherwise keep the
+            # pipes open, and the test would hang instead of failing.
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except OSError:
+                proc.kill()
             out, err = proc.communicate()
             r = Run(argv, "timeout", out, err, time.monotonic() - t0, proc.pid,
                     shown + " " if shown else "")
