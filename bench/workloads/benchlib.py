@@ -1,0 +1,63 @@
+"""benchlib: how every bench workload measures and prints its own ground truth.
+
+A workload calls main(work), where work(units) does a fixed amount of work, `units` given on the
+command line. Inside it, every block of interest runs through timed(name, fn, *args), which adds
+the block's wall time (perf_counter) and CPU time (thread_time, this thread only) to `name`.
+Blocks are large (milliseconds), so the timing itself is noise. Threads wrap their whole body
+in region(); the main thread's work runs inside region() too, unless it only waits for
+threads (main(work, wrap=False)). A profiler's share for a
+function is then comparable with truth[name] / truth["region"], both counting only time spent
+inside region(), which leaves out interpreter start-up and shutdown.
+
+At the end main() prints one line: BENCH-TRUTH {json}. Runs on CPython 3.8 and later.
+"""
+
+import json
+import sys
+import threading
+import time
+
+_lock = threading.Lock()
+_wall = {}
+_cpu = {}
+extra = {}
+
+
+def _add(name, wall, cpu):
+    with _lock:
+        _wall[name] = _wall.get(name, 0.0) + wall
+        _cpu[name] = _cpu.get(name, 0.0) + cpu
+
+
+def timed(name, fn, *args):
+    w0 = time.perf_counter()
+    c0 = time.thread_time()
+    try:
+        return fn(*args)
+    finally:
+        _add(name, time.perf_counter() - w0, time.thread_time() - c0)
+
+
+def region(fn, *args):
+    return timed("region", fn, *args)
+
+
+def spin(n):
+    """Plain CPU work: a loop of arithmetic with no calls."""
+    s = 0
+    for i in range(n):
+        s += i * i % 7
+    return s
+
+
+def main(work, wrap=True):
+    """Runs work(units). wrap=False: the workload puts its own threads in region()."""
+    units = int(sys.argv[1]) if len(sys.argv) > 1 else 1
+    if wrap:
+        region(work, units)
+    else:
+        work(units)
+    with _lock:
+        truth = {"units": units, "wall": dict(_wall), "cpu": dict(_cpu), "extra": extra}
+    sys.stdout.write("BENCH-TRUTH " + json.dumps(truth, sort_keys=True) + "\n")
+    sys.stdout.flush()
