@@ -5,7 +5,7 @@ import re
 
 import pyitest
 
-WORKERS = ("work_one", "work_two", "work_three", "work_four")
+WORKERS = ["work_one", "work_two", "work_three", "work_four"]
 
 
 def main():
