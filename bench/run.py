@@ -896,6 +896,8 @@ def main():
                 rows[-1].cells["notes"] = ("MACHINE BUSY (load %.1f, others %.1f cores before "
                                            "the rounds): figures unreliable; %s" % (
                                                busy, others, rows[-1].cells.get("notes", "")))
+            rows[-1].data["busy"] = busy > BUSY_LOAD or others > QUIET_CORES
+            results.append(dict(rows[-1].cells, **{"data": rows[-1].data}))
             wl_rows = {}
             for c in cfgs[1:]:
                 wl_rows[c.key] = summarize(label, wl, c, list(zip(runs[BARE.key], runs[c.key])))
@@ -904,6 +906,7 @@ def main():
                 if mine and base:
                     compare_with_baseline(mine, base)
             for c in cfgs[1:]:
+                wl_rows[c.key].data["busy"] = busy > BUSY_LOAD or others > QUIET_CORES
                 rows.append(wl_rows[c.key])
                 results.append(dict(wl_rows[c.key].cells, **{"data": wl_rows[c.key].data}))
         for name in OTHERS:
