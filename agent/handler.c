@@ -5,10 +5,10 @@
  *   - call the loader's *_sigsafe functions, pyi_intern_code_sigsafe, the ring's *_sigsafe
  *     functions, clock_gettime, sigsetjmp/siglongjmp, and (through the loader)
  *     pthread_getspecific;
- *   - read the active session (published with release before any signal is sent), write its
- *     atomics, and write the calling thread's own registry slot and scratch buffer;
- *     (pyi_handler_sample_blocked runs the same walk on the sampler thread, for a thread
- *     that is blocked: it touches that thread's slot only while no signal is in flight);
+ *   - read the active session (published with release before any timer exists), write its
+ *     atomics, and write the calling thread's own registry slot and scratch buffer, only
+ *     while holding the slot's busy flag (pyi_handler_observe_off_cpu runs the same walk
+ *     on the sampler thread for a thread that is off the CPU, under the same flag);
  *   - use initial-exec TLS declared in this file (never general-dynamic TLS: __tls_get_addr
  *     may allocate).
  * It never allocates, locks, uses stdio or calls the Python API, and it saves errno.
@@ -58,7 +58,7 @@ static uint64_t mono_now(void)
 }
 
 static void record_sample(struct pyi_session *s, struct pyi_thread_slot *slot, int depth,
-			  const uint32_t flags, uint64_t time_ns, uint64_t wall_ns)
+			  const uint32_t flags, uint64_t now, uint64_t wall_ns, uint64_t cpu_ns)
 {
 	uint32_t len = (uint32_t)(sizeof(struct pyi_ring_sample) +
 				  (size_t)depth * sizeof(struct pyi_ring_frame));
@@ -67,9 +67,9 @@ static void record_sample(struct pyi_session *s, struct pyi_thread_slot *slot, i
 		return; /* counted by the ring */
 	r->serial = atomic_load_explicit(&slot->serial, memory_order_relaxed);
 	r->tid = (uint32_t)slot->tid;
-	r->time_ns = time_ns;
+	r->time_ns = now - s->start_mono_ns;
 	r->wall_ns = wall_ns;
-	r->cpu_ns = slot->pending_cpu_ns;
+	r->cpu_ns = cpu_ns;
 	r->flags = (uint16_t)flags;
 	r->depth = (uint16_t)depth;
 	r->reserved = 0;
@@ -80,6 +80,50 @@ static void record_sample(struct pyi_session *s, struct pyi_thread_slot *slot, i
 	}
 	pyi_ring_commit_sigsafe(s->ring, r);
 	atomic_fetch_add_explicit(&s->counters.samples, 1, memory_order_relaxed);
+}
+
+/* More time for the thread's previous stack, without reading it again. */
+static void record_repeat(struct pyi_session *s, struct pyi_thread_slot *slot, uint64_t now,
+			  uint64_t wall_ns, uint64_t cpu_ns)
+{
+	struct pyi_ring_sample *r = pyi_ring_reserve_sigsafe(s->ring, sizeof(*r));
+	if (!r)
+		return;
+	r->serial = atomic_load_explicit(&slot->serial, memory_order_relaxed);
+	r->tid = (uint32_t)slot->tid;
+	r->time_ns = now - s->start_mono_ns;
+	r->wall_ns = wall_ns;
+	r->cpu_ns = cpu_ns;
+	r->flags = PYI_SAMPLE_REPEAT;
+	r->depth = 0;
+	r->reserved = 0;
+	pyi_ring_commit_sigsafe(s->ring, r);
+	atomic_fetch_add_explicit(&s->counters.repeats, 1, memory_order_relaxed);
+}
+
+/* The time the thread spent off the CPU since the slot's wall mark (the span's length less
+ * the CPU it used), moving the mark to (now, cpu). Marks only move forward: the sampler's
+ * clocks may have been read before the handler last moved them. */
+static uint64_t take_off_cpu(struct pyi_thread_slot *slot, uint64_t now, uint64_t cpu)
+{
+	uint64_t span = now > slot->mark_wall ? now - slot->mark_wall : 0;
+	uint64_t ran = cpu > slot->mark_wall_cpu ? cpu - slot->mark_wall_cpu : 0;
+	if (now > slot->mark_wall)
+		slot->mark_wall = now;
+	if (cpu > slot->mark_wall_cpu)
+		slot->mark_wall_cpu = cpu;
+	return span > ran ? span - ran : 0;
+}
+
+static uint64_t timespec_ns(const struct timespec *ts)
+{
+	return (uint64_t)ts->tv_sec * 1000000000u + (uint64_t)ts->tv_nsec;
+}
+
+/* The value our timers carry in si_value: which session, which slot, which registration. */
+uint64_t pyi_handler_timer_value(const struct pyi_session *s, int index, uint32_t serial)
+{
+	return ((uint64_t)(s->tag & 0xffff) << 48) | ((uint64_t)serial << 16) | (uint64_t)index;
 }
 
 /*
@@ -176,17 +220,34 @@ static void on_sample_signal(int signo, siginfo_t *info, void *uctx)
 	atomic_fetch_add(&handlers_running, 1);
 	s = atomic_load(&pyi_active_session);
 	guard_armed = 0;
-	if (!s || info->si_code != SI_QUEUE || info->si_pid != s->pid)
+	/* Ours: a slot's CPU-time timer, or the sampler's own signal to a contended thread. */
+	if (!s || !(info->si_code == SI_TIMER ||
+		    (info->si_code == SI_QUEUE && info->si_pid == s->pid)))
 		goto out; /* not ours: a stray signal the program did not ask for */
-	uint32_t value = (uint32_t)info->si_value.sival_int;
-	if ((value >> 16) != s->tag || (value & 0xffff) >= PYI_MAX_THREADS)
+	uint64_t value = (uint64_t)(uintptr_t)info->si_value.sival_ptr;
+	uint32_t index = (uint32_t)(value & 0xffff);
+	if ((value >> 48) != (s->tag & 0xffff) || index >= PYI_MAX_THREADS)
 		goto out;
-	slot = &s->slots[value & 0xffff];
-	/* acquire: pairs with the sampler's release, which published the pending fields; a
-	 * signal for a slot that awaits none (a stale duplicate) is ignored */
-	if (!atomic_load_explicit(&slot->in_flight, memory_order_acquire))
+	slot = &s->slots[index];
+	/* A signal from the timer of a slot's earlier registration (still queued when the slot
+	 * was let go) is not this thread's. */
+	if (atomic_load_explicit(&slot->serial, memory_order_relaxed) !=
+	    (uint32_t)(value >> 16))
 		goto out;
 	uint64_t entered = mono_now();
+	if (info->si_code == SI_TIMER)
+		atomic_fetch_add_explicit(&s->counters.timer_signals, 1, memory_order_relaxed);
+	else
+		atomic_fetch_add_explicit(&slot->handled, 1, memory_order_release);
+	if (atomic_exchange_explicit(&slot->busy, 1, memory_order_acquire)) {
+		/* The sampler is reading this thread (it was off the CPU a moment ago): the
+		 * next sample covers this span too. */
+		atomic_fetch_add_explicit(&s->counters.busy_skips, 1, memory_order_relaxed);
+		goto out;
+	}
+	struct timespec cpu_ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu_ts);
+	uint64_t cpu_now = timespec_ns(&cpu_ts);
 
 	if (sigsetjmp(guard_env, 0)) {
 		walk_faulted(s);
@@ -199,21 +260,35 @@ static void on_sample_signal(int signo, siginfo_t *info, void *uctx)
 	guard_armed = 0;
 
 	if (depth < 0) {
+		/* Not Python time (a native thread, or one between interpreters): let it go. */
 		atomic_fetch_add_explicit(&slot->no_tstate_streak, 1, memory_order_relaxed);
 		atomic_fetch_add_explicit(&s->counters.no_tstate, 1, memory_order_relaxed);
+		take_off_cpu(slot, entered, cpu_now);
+		__atomic_store_n(&slot->mark_cpu, cpu_now, __ATOMIC_RELAXED);
 	} else {
 		atomic_store_explicit(&slot->no_tstate_streak, 0, memory_order_relaxed);
-		record_sample(s, slot, depth, flags, entered - s->start_mono_ns,
-			      entered - slot->pending_since);
-		atomic_store_explicit(&slot->recorded, 1, memory_order_relaxed);
+		uint64_t off = take_off_cpu(slot, entered, cpu_now);
+		uint64_t cpu = cpu_now > slot->mark_cpu ? cpu_now - slot->mark_cpu : 0;
+		__atomic_store_n(&slot->mark_cpu, cpu_now, __ATOMIC_RELAXED);
+		if (off && slot->last_blocked && slot->has_stack) {
+			/* The sampler saw the thread off the CPU in its previous stack; it stayed
+			 * there until it ran again. */
+			record_repeat(s, slot, entered, off, 0);
+			off = 0;
+		} else if (off > s->missed_block_ns) {
+			/* Off the CPU for long with no look from the sampler: it has slowed
+			 * down too far for this program. */
+			atomic_store_explicit(&s->missed_block, 1, memory_order_relaxed);
+		}
+		record_sample(s, slot, depth, flags, entered, cpu + off, cpu);
+		slot->has_stack = 1;
+		slot->last_blocked = 0;
 	}
 done:
-	atomic_store_explicit(&slot->handled_at, entered, memory_order_relaxed);
 	atomic_fetch_add_explicit(&s->counters.handler_ns, mono_now() - entered,
 				  memory_order_relaxed);
 	atomic_fetch_add_explicit(&s->counters.handler_runs, 1, memory_order_relaxed);
-	/* release: the sampler may reuse the pending fields once it sees in_flight == 0 */
-	atomic_store_explicit(&slot->in_flight, 0, memory_order_release);
+	atomic_store_explicit(&slot->busy, 0, memory_order_release);
 out:
 	atomic_fetch_sub(&handlers_running, 1);
 	errno = saved_errno;
@@ -227,45 +302,84 @@ void pyi_handler_wait_idle(void)
 	}
 }
 
-int pyi_handler_sample_blocked(struct pyi_session *s, int index)
+int pyi_handler_observe_off_cpu(struct pyi_session *s, int index, uint64_t seen_cpu, int ran,
+				int credit_cpu)
 {
 	struct pyi_thread_slot *slot = &s->slots[index];
-	uintptr_t ts = atomic_load_explicit(&slot->tstate, memory_order_relaxed);
 	struct timespec before, after;
 	volatile uint32_t flags = 0;
 	volatile int depth;
+	volatile uintptr_t ts, pthread;
+	int rc = -1;
 
-	if (!ts || clock_gettime(slot->cpu_clock, &before) != 0)
+	if (atomic_exchange_explicit(&slot->busy, 1, memory_order_acquire))
 		return -1;
-	/* The thread ran since its handler saw this state, and may have freed it (a ctypes
-	 * callback on a C thread releases its state on the way out): confirm it is still this
-	 * thread's before walking, and again after. */
-	volatile int still_ours = 0;
+	if (clock_gettime(slot->cpu_clock, &before) != 0)
+		goto out;
+	uint64_t cpu = timespec_ns(&before);
+	uint64_t now = mono_now();
+	if (cpu != seen_cpu)
+		goto out; /* it is running again */
+	if (!ran && slot->has_stack && slot->last_blocked) {
+		/* Still off the CPU since its stack was read: the same stack, more time. */
+		uint64_t off = take_off_cpu(slot, now, cpu);
+		if (off)
+			record_repeat(s, slot, now, off, 0);
+		rc = 0;
+		goto out;
+	}
+	/* The state the thread's handler last saw may have been freed since (a ctypes callback
+	 * on a C thread releases its state on the way out): confirm it is still this thread's
+	 * before walking, and again after; without one, look the thread up in the
+	 * interpreters' lists. */
+	ts = atomic_load_explicit(&slot->tstate, memory_order_relaxed);
+	pthread = slot->pthread;
 	if (sigsetjmp(guard_env, 0) == 0) {
 		guard_armed = 1;
-		still_ours = pyi_loader_tstate_of_sigsafe(s->py, ts, slot->pthread, slot->tid);
+		if (ts && !pyi_loader_tstate_of_sigsafe(s->py, ts, pthread, slot->tid))
+			ts = 0;
+		if (!ts) {
+			uintptr_t found_pthread = 0;
+			ts = pyi_loader_find_tstate_sigsafe(s->py, slot->tid, &found_pthread);
+			pthread = found_pthread;
+		}
+	} else {
+		ts = 0;
 	}
 	guard_armed = 0;
-	if (!still_ours) {
+	if (!ts) {
 		atomic_store_explicit(&slot->tstate, 0, memory_order_relaxed);
-		return -1;
+		goto out;
 	}
+	slot->pthread = pthread;
+	atomic_store_explicit(&slot->tstate, ts, memory_order_relaxed);
 	if (sigsetjmp(guard_env, 0)) {
 		walk_faulted(s);
-		return -1;
+		goto out;
 	}
 	guard_armed = 1;
 	uint32_t walk_flags = 0;
 	depth = walk_and_intern(s, slot, ts, &walk_flags);
 	flags = walk_flags;
-	int valid = depth >= 0 && pyi_loader_tstate_of_sigsafe(s->py, ts, slot->pthread, slot->tid);
+	int valid = depth >= 0 && pyi_loader_tstate_of_sigsafe(s->py, ts, pthread, slot->tid);
 	guard_armed = 0;
 	if (!valid || clock_gettime(slot->cpu_clock, &after) != 0 ||
 	    before.tv_sec != after.tv_sec || before.tv_nsec != after.tv_nsec)
-		return -1; /* it ran while we read: the frames may be torn */
-	record_sample(s, slot, depth, flags, slot->pending_time_ns, slot->pending_wall_ns);
-	atomic_store_explicit(&slot->recorded, 1, memory_order_relaxed);
-	return 0;
+		goto out; /* it ran while we read: the frames may be torn */
+	uint64_t off = take_off_cpu(slot, now, cpu), used = 0;
+	if (credit_cpu) {
+		/* A contended thread off the CPU mostly waits for one, in the stack it was
+		 * running: the CPU since its last sample goes there, as a signal would have. */
+		used = cpu > slot->mark_cpu ? cpu - slot->mark_cpu : 0;
+		__atomic_store_n(&slot->mark_cpu, cpu, __ATOMIC_RELAXED);
+	}
+	record_sample(s, slot, depth, flags, now, off + used, used);
+	slot->has_stack = 1;
+	slot->last_blocked = 1;
+	rc = 1;
+out:
+	atomic_store_explicit(&slot->busy, 0, memory_order_release);
+	return rc;
 }
 
 static void on_fault(int signo, siginfo_t *info, void *uctx)

@@ -1,14 +1,24 @@
 /*
- * sampler: the agent's ticking thread. Each tick it looks at every registered thread:
- *   - a thread that used CPU since its last signal (more than a small threshold measured
- *     from the end of its last handler) is signalled, and its handler records its stack;
- *   - a thread that did not cannot have changed its Python stack, so a REPEAT record is
- *     pushed for it without any signal: blocked threads see no EINTR and 100 idle threads
- *     cost 100 clock reads, not 100 signals;
- *   - a thread proven to have no Python thread state (a native thread) is signalled only
- *     rarely, in case it gains one.
+ * sampler: the agent's own thread. It keeps the registry of the program's threads and:
+ *   - gives each one a CPU-time timer (timer_create on the thread's CPU clock, delivered to
+ *     that thread). The kernel checks such timers at its scheduler tick on the CPU the
+ *     thread runs on, so a thread is signalled only while it runs, with no wake-up of this
+ *     thread and no inter-processor interrupt: on a virtual machine each of those costs tens
+ *     of microseconds (docs/PERFORMANCE.md). The handler records the stack and the CPU time
+ *     since its previous sample. Samples of a running thread therefore come at most once
+ *     per tick (CONFIG_HZ: 250 or 1000 a second), each weighted by the CPU it covers;
+ *   - looks at every thread each period: one that is off the CPU (its CPU clock holds still
+ *     across two reads) cannot change its Python stack, so its stack is read from here, once
+ *     per stretch off the CPU, and the time it spends off the CPU is credited to that stack
+ *     by repeat records: no signal, so no EINTR, and 100 idle threads cost 100 clock reads;
+ *   - adapts the period: it is the interval while threads come and go off the CPU, and
+ *     doubles, up to MAX_PERIOD_NS, while nothing changes (one busy thread: almost no
+ *     wake-ups). A handler that finds a thread was off the CPU for long without a look
+ *     brings it back down.
  * Threads are discovered by listing /proc/self/task every ~10 ms, so threads started later
- * and threads created by C code are found alike. Runs with every signal blocked.
+ * and threads created by C code are found alike. A thread proven to have no Python thread
+ * state (a native thread) keeps a slow timer, in case it gains one. Runs with every signal
+ * blocked.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -22,13 +32,22 @@
 #include "agent/session.h"
 #include "common/format.h"
 
-/* Signals without a thread state before a thread counts as native: long enough to cover
- * an interpreter's start-up, when the runtime already says it is initialised but the main
- * thread's state is not yet bound. */
+/* Timer signals without a thread state before a thread counts as native: long enough to
+ * cover an interpreter's start-up, when the runtime already says it is initialised but the
+ * main thread's state is not yet bound. */
 #define NATIVE_AFTER 100
-/* A native thread is re-probed this often (ticks), if it used CPU. */
-#define NATIVE_PROBE_TICKS 1000
+/* A native thread's timer fires this many intervals of CPU apart. */
+#define NATIVE_SLOWDOWN 1000
 #define RESCAN_NS 10000000u
+#define MAX_PERIOD_NS 20000000u
+/* How often running threads' run-queue waits are read, and the share of that time spent
+ * waiting for a CPU that makes a thread contended (and the share that ends it). */
+#define CONTENTION_CHECK_NS 50000000u
+#define CONTENDED_ABOVE 0.10
+#define UNCONTENDED_BELOW 0.03
+/* A running thread whose handler has not run for this much CPU is counted as late: it
+ * blocks the signal (or the timer is gone). */
+#define LATE_CPU_NS 100000000u
 
 uint64_t pyi_now_ns(clockid_t clock)
 {
@@ -50,20 +69,62 @@ static int is_agent_thread(const struct pyi_session *s, pid_t tid)
 	return tid == s->agent_tids[0] || tid == s->agent_tids[1];
 }
 
+static void drop_timer(struct pyi_thread_slot *slot)
+{
+	if (slot->timer_state == PYI_TIMER_FAST || slot->timer_state == PYI_TIMER_SLOW)
+		timer_delete(slot->timer);
+	slot->timer_state = PYI_TIMER_NONE;
+}
+
+static int set_timer_period(struct pyi_thread_slot *slot, uint64_t period_ns)
+{
+	struct itimerspec its;
+	its.it_interval.tv_sec = (time_t)(period_ns / 1000000000u);
+	its.it_interval.tv_nsec = (long)(period_ns % 1000000000u);
+	its.it_value = its.it_interval;
+	return timer_settime(slot->timer, 0, &its, NULL);
+}
+
+static void make_timer(struct pyi_session *s, int index)
+{
+	struct pyi_thread_slot *slot = &s->slots[index];
+	struct sigevent ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.sigev_notify = SIGEV_THREAD_ID;
+	ev.sigev_signo = s->signo;
+	ev._sigev_un._tid = slot->tid;
+	ev.sigev_value.sival_ptr = (void *)(uintptr_t)pyi_handler_timer_value(
+		s, index, atomic_load_explicit(&slot->serial, memory_order_relaxed));
+	if (timer_create(slot->cpu_clock, &ev, &slot->timer) != 0) {
+		/* EINVAL/ESRCH: the thread has exited (the next listing lets it go); EAGAIN:
+		 * out of the user's queued-signal allowance. */
+		if (errno == EAGAIN || errno == ENOMEM) {
+			slot->timer_state = PYI_TIMER_FAILED;
+			atomic_fetch_add_explicit(&s->counters.timer_failures, 1,
+						  memory_order_relaxed);
+		}
+		return;
+	}
+	slot->timer_state = PYI_TIMER_FAST;
+	/* A contended thread (from before a pause) keeps its timer disarmed. */
+	if (set_timer_period(slot, slot->contended ? 0 : s->cfg.interval_ns) != 0)
+		drop_timer(slot);
+}
+
 static void release_slot(struct pyi_thread_slot *slot)
 {
-	/* A handler can only run on the slot's own thread, which has exited or the send
-	 * failed with ESRCH; in_flight set means it might still come, so keep the memory. */
-	if (!atomic_load_explicit(&slot->in_flight, memory_order_acquire)) {
-		free(slot->scratch);
-		free(slot->memo);
-	}
+	/* The thread has exited, so no handler of it can hold the slot. */
+	drop_timer(slot);
+	free(slot->scratch);
+	free(slot->memo);
 	slot->scratch = NULL;
 	slot->memo = NULL;
 	atomic_store_explicit(&slot->serial, 0, memory_order_relaxed);
 }
 
-static void register_thread(struct pyi_session *s, pid_t tid, uint64_t now)
+/* The slot taken, or -1. */
+static int register_thread(struct pyi_session *s, pid_t tid, uint64_t now)
 {
 	for (int i = 0; i < PYI_MAX_THREADS; i++) {
 		struct pyi_thread_slot *slot = &s->slots[i];
@@ -83,32 +144,41 @@ static void register_thread(struct pyi_session *s, pid_t tid, uint64_t now)
 		slot->cpu_clock = thread_cpu_clock(tid);
 		slot->scratch = scratch;
 		slot->memo = memo;
-		slot->last_record_ns = now;
-		slot->last_record_cpu = pyi_now_ns(slot->cpu_clock);
-		slot->signal_cpu = 0;
+		slot->timer_state = PYI_TIMER_NONE;
+		uint64_t cpu = pyi_now_ns(slot->cpu_clock);
+		slot->mark_wall = now;
+		slot->mark_wall_cpu = cpu;
+		slot->mark_cpu = cpu;
+		slot->seen_cpu = cpu;
+		slot->late_cpu = cpu;
+		slot->late_mark = cpu;
+		slot->never_looked = 1;
 		atomic_store_explicit(&slot->serial,
 				      atomic_fetch_add_explicit(&s->next_serial, 1,
 								memory_order_relaxed),
 				      memory_order_relaxed);
-		return;
+		return i;
 	}
 	atomic_fetch_add_explicit(&s->counters.threads_unsampled, 1, memory_order_relaxed);
+	return -1;
 }
 
 struct rescan_state {
 	unsigned char seen[PYI_MAX_THREADS];
 };
 
-static void rescan(struct pyi_session *s, struct rescan_state *st, uint64_t now)
+/* Lists the process's threads; 1 when a new one was registered. */
+static int rescan(struct pyi_session *s, struct rescan_state *st, uint64_t now)
 {
 	char buf[8192];
 	long n;
+	int found_new = 0;
 
 	/* Opened for each listing, never kept: a program that closes every descriptor it did
 	 * not open (daemons do) must not get ours back under its own files' numbers. */
 	int task_fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (task_fd < 0)
-		return;
+		return 0;
 	memset(st->seen, 0, sizeof(st->seen));
 	while ((n = syscall(SYS_getdents64, task_fd, buf, sizeof(buf))) > 0) {
 		for (long off = 0; off < n;) {
@@ -127,141 +197,224 @@ static void rescan(struct pyi_session *s, struct rescan_state *st, uint64_t now)
 					break;
 				}
 			}
-			if (found >= 0)
+			if (found >= 0) {
 				st->seen[found] = 1;
-			else
-				register_thread(s, tid, now);
+			} else if ((found = register_thread(s, tid, now)) >= 0) {
+				st->seen[found] = 1;
+				found_new = 1;
+			}
 		}
 	}
 	close(task_fd);
 	if (n < 0)
-		return; /* keep everyone: an unreadable listing says nothing about exits */
+		return found_new; /* keep everyone: an unreadable listing says nothing of exits */
 	for (int i = 0; i < s->slots_hi; i++) {
 		struct pyi_thread_slot *slot = &s->slots[i];
-		if (atomic_load_explicit(&slot->serial, memory_order_relaxed) && !st->seen[i] &&
-		    slot->last_record_ns < now)
+		if (atomic_load_explicit(&slot->serial, memory_order_relaxed) && !st->seen[i])
 			release_slot(slot);
 	}
+	return found_new;
 }
 
-static void push_repeat(struct pyi_session *s, struct pyi_thread_slot *slot, uint64_t now,
-			uint64_t cpu)
+/* A thread on the CPU: its timer does the sampling. Counts one whose handler stopped
+ * running (it blocks our signal), and slows down the timer of a native thread. */
+static void note_running(struct pyi_session *s, struct pyi_thread_slot *slot, uint64_t cpu)
 {
-	struct pyi_ring_sample *r = pyi_ring_reserve_sigsafe(s->ring, sizeof(*r));
-	if (r) {
-		r->serial = atomic_load_explicit(&slot->serial, memory_order_relaxed);
-		r->tid = (uint32_t)slot->tid;
-		r->time_ns = now - s->start_mono_ns;
-		r->wall_ns = now - slot->last_record_ns;
-		r->cpu_ns = cpu - slot->last_record_cpu;
-		r->flags = PYI_SAMPLE_REPEAT;
-		r->depth = 0;
-		r->reserved = 0;
-		pyi_ring_commit_sigsafe(s->ring, r);
-		atomic_fetch_add_explicit(&s->counters.repeats, 1, memory_order_relaxed);
+	uint64_t mark = __atomic_load_n(&slot->mark_cpu, __ATOMIC_RELAXED);
+	if (mark != slot->late_mark) {
+		slot->late_mark = mark;
+		slot->late_cpu = cpu;
+		slot->reported_late = 0;
+	} else if (!slot->reported_late && slot->timer_state == PYI_TIMER_FAST &&
+		   !slot->contended && cpu - slot->late_cpu > LATE_CPU_NS) {
+		/* Its timer goes: a thread that blocks signals and takes them with sigwait()
+		 * must not be handed ours (a deleted timer's pending signal is dropped by
+		 * recent kernels). It is still read whenever it is off the CPU. */
+		slot->reported_late = 1;
+		drop_timer(slot);
+		slot->timer_state = PYI_TIMER_GIVEN_UP;
+		atomic_fetch_add_explicit(&s->counters.signals_late, 1, memory_order_relaxed);
 	}
-	slot->last_record_ns = now;
-	slot->last_record_cpu = cpu;
 }
 
-static int send_sample_signal(struct pyi_session *s, int index, pid_t tid)
+static void adjust_native(struct pyi_session *s, struct pyi_thread_slot *slot)
 {
+	uint32_t streak = atomic_load_explicit(&slot->no_tstate_streak, memory_order_relaxed);
+	if (slot->timer_state == PYI_TIMER_FAST && streak >= NATIVE_AFTER &&
+	    slot->tid != s->pid && pyi_loader_runtime_live_sigsafe(s->py)) {
+		if (set_timer_period(slot, s->cfg.interval_ns * NATIVE_SLOWDOWN) == 0)
+			slot->timer_state = PYI_TIMER_SLOW;
+	} else if (slot->timer_state == PYI_TIMER_SLOW && streak == 0) {
+		/* a probe found a thread state after all */
+		if (set_timer_period(slot, s->cfg.interval_ns) == 0)
+			slot->timer_state = PYI_TIMER_FAST;
+	}
+}
+
+static int send_sample_signal(struct pyi_session *s, int index)
+{
+	struct pyi_thread_slot *slot = &s->slots[index];
 	siginfo_t si;
 	memset(&si, 0, sizeof(si));
 	si.si_signo = s->signo;
 	si.si_code = SI_QUEUE;
 	si.si_pid = s->pid;
 	si.si_uid = getuid();
-	si.si_value.sival_int = (int)((s->tag << 16) | (uint32_t)index);
-	return (int)syscall(SYS_rt_tgsigqueueinfo, s->pid, tid, s->signo, &si);
+	si.si_value.sival_ptr = (void *)(uintptr_t)pyi_handler_timer_value(
+		s, index, atomic_load_explicit(&slot->serial, memory_order_relaxed));
+	return (int)syscall(SYS_rt_tgsigqueueinfo, s->pid, slot->tid, s->signo, &si);
 }
 
-static void sample_thread(struct pyi_session *s, int index, uint64_t now)
+/* The thread's total wait on a run queue (ns), from /proc/self/task/TID/schedstat. */
+static int read_run_delay(pid_t tid, uint64_t *delay)
+{
+	char path[64], buf[128];
+	unsigned long long ran, waited;
+	snprintf(path, sizeof(path), "/proc/self/task/%d/schedstat", (int)tid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	if (sscanf(buf, "%llu %llu", &ran, &waited) != 2)
+		return -1;
+	*delay = waited;
+	return 0;
+}
+
+/* Whether the thread blocks signal signo now (SigBlk in /proc/self/task/TID/status); -1 when
+ * that cannot be read. */
+static int blocks_signal(pid_t tid, int signo)
+{
+	char path[64], buf[2048];
+	snprintf(path, sizeof(path), "/proc/self/task/%d/status", (int)tid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	const char *line = strstr(buf, "\nSigBlk:");
+	unsigned long long mask;
+	if (!line || sscanf(line + 8, "%llx", &mask) != 1)
+		return -1;
+	return (int)((mask >> (signo - 1)) & 1);
+}
+
+/*
+ * A thread that blocks our signal would keep a timer signal pending, and a thread that then
+ * takes signals with sigwait() could be handed it. Its timer goes (recent kernels drop the
+ * pending signal of a deleted timer) until it unblocks; meanwhile it is read only while off
+ * the CPU. Only threads that ran since the last check can have changed their mask.
+ */
+static void check_signal_mask(struct pyi_session *s, struct pyi_thread_slot *slot)
+{
+	if (slot->seen_cpu == slot->mask_checked_cpu && !slot->never_looked)
+		return;
+	slot->mask_checked_cpu = slot->seen_cpu;
+	int blocked = blocks_signal(slot->tid, s->signo);
+	if (blocked == 1) {
+		if (!slot->blocks_ours) {
+			slot->blocks_ours = 1;
+			if (slot->timer_state == PYI_TIMER_FAST ||
+			    slot->timer_state == PYI_TIMER_SLOW)
+				drop_timer(slot);
+		}
+		/* Counted once it ran with the signal blocked across two checks: a thread
+		 * being created has every signal blocked for a moment. */
+		if (++slot->blocked_checks == 2)
+			atomic_fetch_add_explicit(&s->counters.signals_late, 1,
+						  memory_order_relaxed);
+	} else if (blocked == 0) {
+		slot->blocks_ours = 0; /* the next look makes its timer again */
+		slot->blocked_checks = 0;
+	}
+}
+
+/*
+ * Timer signals come at the kernel's scheduler tick, and so do the switches between threads
+ * that share a CPU: a thread that keeps waiting for a CPU resumes at a tick and is sampled
+ * only a whole number of ticks after it resumed. Code whose course depends on the clock
+ * (time slices, timeouts) is then sampled at the same points of its course again and again,
+ * and the shares drift far off (a 70/30 split read as 80/20 on two busy CPUs). Such a
+ * thread is sampled instead by signals sent from here at jittered times, as long as it keeps
+ * waiting for a CPU; its timer is disarmed meanwhile. Returns whether it is contended.
+ */
+static int check_contention(struct pyi_session *s, struct pyi_thread_slot *slot, uint64_t now)
+{
+	uint64_t delay;
+	if (slot->timer_state != PYI_TIMER_FAST || read_run_delay(slot->tid, &delay) != 0)
+		return slot->contended;
+	if (slot->delay_seen_at && now > slot->delay_seen_at) {
+		double share = (double)(delay - slot->delay_seen) / (double)(now - slot->delay_seen_at);
+		if (!slot->contended && share > CONTENDED_ABOVE) {
+			if (set_timer_period(slot, 0) == 0) {
+				slot->contended = 1;
+				atomic_fetch_add_explicit(&s->counters.contended, 1,
+							  memory_order_relaxed);
+			}
+		} else if (slot->contended && share < UNCONTENDED_BELOW) {
+			if (set_timer_period(slot, s->cfg.interval_ns) == 0)
+				slot->contended = 0;
+		}
+	}
+	slot->delay_seen = delay;
+	slot->delay_seen_at = now;
+	return slot->contended;
+}
+
+/*
+ * One look at one thread. Returns 1 when the thread had been on the CPU since the previous
+ * look and is now off it (its stack was read): threads are coming and going, so the sampler
+ * keeps its short period.
+ */
+static int look_at_thread(struct pyi_session *s, int index, int last)
 {
 	struct pyi_thread_slot *slot = &s->slots[index];
 
+	if (!last) {
+		if (slot->timer_state == PYI_TIMER_NONE && s->handlers_installed &&
+		    !slot->blocks_ours)
+			make_timer(s, index);
+		adjust_native(s, slot);
+	}
 	if (slot->tid == atomic_load_explicit(&s->forking_tid, memory_order_relaxed))
-		return;
-	/* acquire: pairs with the handler's release, so its writes to the slot are visible */
-	if (atomic_load_explicit(&slot->in_flight, memory_order_acquire)) {
-		/* The last signal is still pending: its wall time keeps accumulating. One that
-		 * waits for long means the thread blocks our signal; count it, once. */
-		if (!slot->reported_late &&
-		    now - s->start_mono_ns - slot->pending_time_ns > 100000000u) {
-			slot->reported_late = 1;
-			atomic_fetch_add_explicit(&s->counters.signals_late, 1,
-						  memory_order_relaxed);
-		}
-		return;
-	}
-	slot->reported_late = 0;
-	if (atomic_exchange_explicit(&slot->recorded, 0, memory_order_relaxed))
-		slot->has_stack = 1;
-	if (slot->awaiting_handler) {
-		/* The handler's record ended where it ran; the next one starts there. */
-		uint64_t at = atomic_load_explicit(&slot->handled_at, memory_order_relaxed);
-		if (at > slot->last_record_ns && at <= now)
-			slot->last_record_ns = at;
-		slot->awaiting_handler = 0;
-	}
+		return 0;
 
-	struct timespec ts;
+	struct timespec ts, again;
 	if (clock_gettime(slot->cpu_clock, &ts) != 0)
-		return; /* exited: the next rescan releases the slot */
+		return 0; /* exited: the next listing lets the slot go */
 	uint64_t cpu = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-	uint64_t base = slot->signal_cpu;
-	int used_cpu = slot->signal_cpu == 0 || cpu > base;
-
-	if (!slot->native && slot->tid != s->pid &&
-	    atomic_load_explicit(&slot->no_tstate_streak, memory_order_relaxed) >= NATIVE_AFTER &&
-	    pyi_loader_runtime_live_sigsafe(s->py))
-		slot->native = 1;
-	if (slot->native) {
-		if (atomic_load_explicit(&slot->no_tstate_streak, memory_order_relaxed) == 0)
-			slot->native = 0; /* a probe found a thread state after all */
-		else if (++slot->ticks_since_signal < NATIVE_PROBE_TICKS || !used_cpu)
-			return;
-	}
-	if (!used_cpu) {
-		if (slot->has_stack)
-			push_repeat(s, slot, now, cpu);
-		return;
-	}
-	slot->pending_time_ns = now - s->start_mono_ns;
-	slot->pending_wall_ns = now - slot->last_record_ns;
-	slot->pending_cpu_ns = cpu - slot->last_record_cpu;
-	/* A thread on a CPU right now has a clock that moves between two reads. One that is
-	 * not (blocked, or waiting for a CPU) cannot change its stack while we read it from
-	 * here: no signal then, so no EINTR for C code in a system call that does not retry.
-	 * The walk itself confirms the clock held still. */
-	struct timespec again;
-	int running = clock_gettime(slot->cpu_clock, &again) != 0 ||
-		      again.tv_sec != ts.tv_sec || again.tv_nsec != ts.tv_nsec;
-	if (!running && !slot->native) {
-		if (pyi_handler_sample_blocked(s, index) == 0) {
-			slot->last_record_ns = now;
-			slot->last_record_cpu = cpu;
-			slot->signal_cpu = cpu;
-			atomic_fetch_add_explicit(&s->counters.remote_walks, 1,
-						  memory_order_relaxed);
-			return;
+	int ran = cpu != slot->seen_cpu || slot->never_looked;
+	if (ran && (clock_gettime(slot->cpu_clock, &again) != 0 || again.tv_sec != ts.tv_sec ||
+		    again.tv_nsec != ts.tv_nsec)) {
+		slot->seen_cpu = (uint64_t)again.tv_sec * 1000000000u + (uint64_t)again.tv_nsec;
+		note_running(s, slot, slot->seen_cpu);
+		/* One signal at a time: a thread that blocks it must not pile them up. */
+		if (slot->contended && !last && !slot->blocks_ours &&
+		    atomic_load_explicit(&slot->handled, memory_order_acquire) == slot->sent) {
+			if (send_sample_signal(s, index) == 0) {
+				slot->sent++;
+				atomic_fetch_add_explicit(&s->counters.signals_sent, 1,
+							  memory_order_relaxed);
+			}
 		}
+		return 0;
 	}
-	slot->ticks_since_signal = 0;
-	slot->pending_since = slot->last_record_ns;
-	/* release: the pending fields are written before the handler can read them */
-	atomic_store_explicit(&slot->in_flight, 1, memory_order_release);
-	if (send_sample_signal(s, index, slot->tid) != 0) {
-		atomic_store_explicit(&slot->in_flight, 0, memory_order_relaxed);
-		if (errno != ESRCH)
-			atomic_fetch_add_explicit(&s->counters.signal_failures, 1,
-						  memory_order_relaxed);
-		return;
-	}
-	slot->awaiting_handler = 1;
-	slot->last_record_cpu = cpu;
-	slot->signal_cpu = cpu;
-	atomic_fetch_add_explicit(&s->counters.signals_sent, 1, memory_order_relaxed);
+	slot->seen_cpu = cpu;
+	slot->never_looked = 0;
+	if (!ran && slot->nothing_at_cpu)
+		return 0; /* found no thread state at this CPU time already */
+	int rc = pyi_handler_observe_off_cpu(s, index, cpu, ran, slot->contended);
+	if (rc == 1)
+		atomic_fetch_add_explicit(&s->counters.remote_walks, 1, memory_order_relaxed);
+	slot->nothing_at_cpu = rc < 0 && !atomic_load_explicit(&slot->busy, memory_order_relaxed);
+	return rc == 1 && ran;
 }
 
 static uint64_t next_random(uint64_t *state)
@@ -294,18 +447,27 @@ static void say_install_failed(int rc)
 		return;
 }
 
+static void drop_all_timers(struct pyi_session *s)
+{
+	for (int i = 0; i < s->slots_hi; i++)
+		drop_timer(&s->slots[i]);
+}
+
 void *pyi_sampler_main(void *arg)
 {
 	struct pyi_session *s = arg;
 	static struct rescan_state st;
 	uint64_t rng = (uint64_t)s->start_mono_ns | 1;
 	uint64_t interval = s->cfg.interval_ns;
+	uint64_t max_period = interval > MAX_PERIOD_NS ? interval : MAX_PERIOD_NS;
+	uint64_t period = interval;
 	uint64_t next = pyi_now_ns(CLOCK_MONOTONIC);
-	uint64_t last_rescan = 0;
-	unsigned long tick = 0;
+	uint64_t last_rescan = 0, last_contention_check = 0;
+	int first = 1, any_contended = 0;
 
 	s->agent_tids[0] = (pid_t)syscall(SYS_gettid);
-	/* Faults must reach the guard: pyi_handler_sample_blocked walks from this thread. */
+	s->missed_block_ns = interval > 2000000u ? 2 * interval : 4000000u;
+	/* Faults must reach the guard: off-CPU reads walk from this thread. */
 	sigset_t faults;
 	sigemptyset(&faults);
 	sigaddset(&faults, SIGSEGV);
@@ -317,28 +479,32 @@ void *pyi_sampler_main(void *arg)
 		struct timespec ms = {0, 1000000};
 		nanosleep(&ms, NULL);
 	}
+	/* Where glibc keeps a thread's kernel id, learnt from the two agent threads. */
+	uintptr_t agent_pthreads[2] = {(uintptr_t)pthread_self(), (uintptr_t)s->writer_thread};
+	long agent_tids[2] = {s->agent_tids[0], s->agent_tids[1]};
+	if (agent_tids[1] > 0)
+		pyi_loader_learn_pthread_tid(agent_pthreads, agent_tids, 2);
 	while (!atomic_load_explicit(&s->stopping, memory_order_acquire)) {
-		/* A jitter of up to ±1/16 of the interval keeps ticks from locking onto
-		 * periodic work in the program; weights use the measured spans, not the
-		 * nominal interval, so it costs no accuracy. */
-		uint64_t jitter = interval / 8 ? next_random(&rng) % (interval / 8) : 0;
-		next += interval - interval / 16 + jitter;
-		if (pyi_session_sleep_until(s, next, &s->stopping))
+		/* A jitter of up to +-1/16 of the period keeps looks from locking onto periodic
+		 * work in the program; weights use the measured spans, not the nominal period. */
+		uint64_t jitter = period / 8 ? next_random(&rng) % (period / 8) : 0;
+		next += period - period / 16 + jitter;
+		if (!first && pyi_session_sleep_until(s, next, &s->stopping))
 			break;
 		uint64_t now = pyi_now_ns(CLOCK_MONOTONIC);
-		/* Late by a whole interval (the sampler was descheduled): start again from now
-		 * rather than tick in a burst to catch up, which would give the stack of that
-		 * moment many samples of almost no weight. */
-		if (now >= next + interval)
+		/* Late by a whole period (descheduled): start again from now. */
+		if (now >= next + period)
 			next = now;
-		if (now - last_rescan >= RESCAN_NS || tick == 0) {
-			rescan(s, &st, now);
+		int changing = 0;
+		if (now - last_rescan >= RESCAN_NS || first) {
+			changing |= rescan(s, &st, now);
 			last_rescan = now;
 		}
+		first = 0;
 		if (!s->handlers_installed) {
 			/* Handlers go in only once the interpreter is initialised: CPython reads
 			 * every signal's disposition at start-up, and signal.getsignal() must
-			 * keep answering what it would without the agent. */
+			 * keep answering what it would without the agent. Timers come after. */
 			if (!pyi_loader_runtime_live_sigsafe(s->py))
 				continue;
 			int rc = pyi_handler_install(s);
@@ -348,21 +514,40 @@ void *pyi_sampler_main(void *arg)
 			}
 			s->handlers_installed = 1;
 			atomic_store(&s->signo_chosen, s->signo);
-			tick = 0;
 		}
-		if ((tick & 63) == 0) {
-			if (!pyi_handler_still_ours(s)) {
-				atomic_store(&s->handler_lost, 1);
-				say_handler_lost(s);
-				break;
+		if (!pyi_handler_still_ours(s)) {
+			drop_all_timers(s);
+			atomic_store(&s->handler_lost, 1);
+			say_handler_lost(s);
+			break;
+		}
+		pyi_handler_reassert_guard();
+		if (now - last_contention_check >= CONTENTION_CHECK_NS) {
+			any_contended = 0;
+			for (int i = 0; i < s->slots_hi; i++) {
+				if (!atomic_load_explicit(&s->slots[i].serial, memory_order_relaxed))
+					continue;
+				check_signal_mask(s, &s->slots[i]);
+				any_contended |= check_contention(s, &s->slots[i], now);
 			}
-			pyi_handler_reassert_guard();
+			last_contention_check = now;
 		}
+		changing |= any_contended;
 		for (int i = 0; i < s->slots_hi; i++) {
 			if (atomic_load_explicit(&s->slots[i].serial, memory_order_relaxed))
-				sample_thread(s, i, now);
+				changing |= look_at_thread(s, i, 0);
 		}
-		tick++;
+		if (atomic_exchange_explicit(&s->missed_block, 0, memory_order_relaxed))
+			changing = 1;
+		period = changing ? interval : (period * 2 < max_period ? period * 2 : max_period);
 	}
+	/* A last look credits threads that are off the CPU with their time up to the end. */
+	if (s->handlers_installed && !atomic_load(&s->handler_lost)) {
+		for (int i = 0; i < s->slots_hi; i++) {
+			if (atomic_load_explicit(&s->slots[i].serial, memory_order_relaxed))
+				look_at_thread(s, i, 1);
+		}
+	}
+	drop_all_timers(s);
 	return NULL;
 }

@@ -17,7 +17,6 @@
 #define INTERN_ENTRIES 65536u
 #define INTERN_ARENA (32u << 20)
 /* How long stop waits for signals already sent to be handled. */
-#define DRAIN_WAIT_MS 200
 
 struct pyi_session *_Atomic pyi_active_session;
 
@@ -163,27 +162,6 @@ static void wake(struct pyi_session *s, _Atomic int *flag)
 	pthread_mutex_unlock(&s->wake_lock);
 }
 
-static void wait_for_handlers(struct pyi_session *s)
-{
-	for (int waited = 0; waited < DRAIN_WAIT_MS; waited++) {
-		int pending = 0;
-		uint64_t now = pyi_now_ns(CLOCK_MONOTONIC) - s->start_mono_ns;
-		/* A signal pending for long is blocked by its thread, and one sent to a thread
-		 * that has exited will never be handled: do not wait for those. */
-		for (int i = 0; i < s->slots_hi; i++) {
-			struct timespec alive;
-			pending |= atomic_load_explicit(&s->slots[i].in_flight,
-							memory_order_acquire) &&
-				   now - s->slots[i].pending_time_ns < 100000000u &&
-				   clock_gettime(s->slots[i].cpu_clock, &alive) == 0;
-		}
-		if (!pending)
-			return;
-		struct timespec ts = {0, 1000000};
-		nanosleep(&ts, NULL);
-	}
-}
-
 void pyi_session_pause(struct pyi_session *s)
 {
 	wake(s, &s->stopping);
@@ -219,7 +197,6 @@ void pyi_session_stop(struct pyi_session *s, uint32_t reason)
 	if (s->sampler_started)
 		pthread_join(s->sampler_thread, NULL);
 	s->sampler_started = 0;
-	wait_for_handlers(s);
 	atomic_store(&pyi_active_session, NULL); /* seq_cst: see pyi_handler_wait_idle */
 	pyi_handler_wait_idle();
 	wake(s, &s->writer_stop);
@@ -233,10 +210,8 @@ void pyi_session_stop(struct pyi_session *s, uint32_t reason)
 	atomic_store(&intern.full, 0);
 	for (int i = 0; i < s->slots_hi; i++) {
 		struct pyi_thread_slot *slot = &s->slots[i];
-		if (!atomic_load(&slot->in_flight)) {
-			free(slot->scratch);
-			free(slot->memo);
-		}
+		free(slot->scratch);
+		free(slot->memo);
 		slot->scratch = NULL;
 		slot->memo = NULL;
 		atomic_store(&slot->serial, 0);
@@ -267,7 +242,8 @@ void pyi_session_abandon_in_child(struct pyi_session *s)
 		s->slots[i].scratch = NULL;
 		s->slots[i].memo = NULL;
 		atomic_store(&s->slots[i].serial, 0);
-		atomic_store(&s->slots[i].in_flight, 0);
+		atomic_store(&s->slots[i].busy, 0);
+		s->slots[i].timer_state = PYI_TIMER_NONE; /* timers are not inherited */
 	}
 	if (s->handlers_installed)
 		pyi_handler_uninstall(s);

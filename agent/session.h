@@ -1,9 +1,10 @@
 /*
  * session: one profiling session — from pyi_session_start() to pyi_session_stop() — and the
  * state its three actors share:
- *   - the sampler thread (agent/sampler.c) ticks, keeps the thread registry, and either
- *     signals a thread that used CPU since its last sample or records a repeat of the
- *     previous stack for a thread that did not (no signal, so no EINTR for blocked threads);
+ *   - the sampler thread (agent/sampler.c) keeps the thread registry, gives each thread a
+ *     CPU-time timer (the kernel signals a thread only while it runs, at its scheduler
+ *     tick: no wake-up, no inter-processor interrupt), and reads the stacks of threads that
+ *     are off the CPU itself (no signal, so no EINTR for blocked threads);
  *   - the signal handler (agent/handler.c) walks the interrupted thread's frames into the ring;
  *   - the writer thread (agent/writer.c) drains the ring into the profile file.
  * The lifecycle functions run in normal context and are serialised by the caller
@@ -35,34 +36,49 @@ struct pyi_memo_frame {
 	uint32_t id;
 };
 
-/* One sampled OS thread. Sampler-owned unless marked otherwise. */
+/*
+ * One sampled OS thread. Fields are the sampler's unless marked otherwise. The "marks" and
+ * the walk buffers belong to whoever holds busy: the thread's own handler, or the sampler
+ * reading the thread while it is off the CPU. Neither ever waits for the other; the one that
+ * finds busy taken skips its turn (nothing is lost: the next record covers the span).
+ */
 struct pyi_thread_slot {
 	_Atomic uint32_t serial; /* 0 = free; unique per registration, never reused */
 	pid_t tid;
 	clockid_t cpu_clock;
-	uint64_t last_record_ns;  /* monotonic time of the previous record */
-	uint64_t last_record_cpu; /* thread CPU time at the previous record */
-	uint64_t signal_cpu;      /* thread CPU time when it was last signalled */
-	int has_stack;            /* a real sample was recorded, so a repeat can refer to it */
-	int native;               /* proved to have no thread state: rarely signalled */
-	uint32_t ticks_since_signal;
-	/* Handed to the handler with the signal (written before the send, read in the handler).
-	 * The handler measures wall time up to its own start, from pending_since: a thread that
-	 * waited for a CPU before handling the signal had that wait in the stack it handles it
-	 * with, not in whatever stack it reaches by the next tick. */
-	uint64_t pending_time_ns, pending_wall_ns, pending_cpu_ns, pending_since;
-	int awaiting_handler;                /* sampler: a signal went out, handled_at is next */
-	int reported_late;                   /* sampler: this pending signal was counted late */
-	_Atomic uint64_t handled_at;         /* written by the handler: when it ran */
-	_Atomic int in_flight;               /* set by the sampler, cleared by the handler */
-	_Atomic uint32_t no_tstate_streak;   /* written by the handler */
-	_Atomic int recorded;                /* handler: set when it recorded a stack */
-	_Atomic uintptr_t tstate;            /* handler: the thread's PyThreadState, last seen */
-	uintptr_t pthread;                   /* handler: the thread's pthread_self() */
-	struct pyi_raw_frame *scratch;       /* max_depth frames, used by this thread's handler */
-	struct pyi_memo_frame *memo;         /* its previous stack, root first (same owner) */
+	timer_t timer;           /* CPU-time timer that signals the thread while it runs */
+	int timer_state;         /* PYI_TIMER_* */
+	uint64_t seen_cpu;       /* the thread's CPU clock at the sampler's last look */
+	uint64_t late_cpu;       /* CPU clock when mark_cpu was last seen to move */
+	uint64_t late_mark;      /* mark_cpu as last seen */
+	int never_looked;
+	int nothing_at_cpu;      /* the last look found no thread state, and it has not run */
+	int native;              /* proved to have no thread state: timer slowed down */
+	int contended;           /* waits for a CPU often: sampled by signals from here */
+	uint64_t delay_seen, delay_seen_at; /* its run-queue wait (schedstat), and when read */
+	uint32_t sent;           /* signals sent to it from here */
+	int blocks_ours;         /* it blocks the sampling signal: no timer meanwhile */
+	int blocked_checks;      /* checks in a row that found it so */
+	uint64_t mask_checked_cpu;
+	_Atomic uint32_t handled;            /* handler: signals of ours it has taken */
+	int reported_late;
+	_Atomic int busy;
+	/* Owned by the busy holder. Wall time is credited in spans: mark_wall is where the
+	 * last span ended, mark_wall_cpu the thread's CPU clock then, so a span's time off the
+	 * CPU is its length minus the CPU it used. CPU time is credited only by the handler
+	 * (mark_cpu), to the stack it finds: the CPU view is then a plain CPU-time profile. */
+	uint64_t mark_wall, mark_wall_cpu, mark_cpu;
+	int has_stack;            /* a stack was recorded, so a repeat can refer to it */
+	int last_blocked;         /* that stack was read while the thread was off the CPU */
+	_Atomic uint32_t no_tstate_streak;   /* handler: signals that found no thread state */
+	_Atomic uintptr_t tstate;            /* the thread's PyThreadState, last seen */
+	uintptr_t pthread;                   /* the thread's pthread_t, with tstate */
+	struct pyi_raw_frame *scratch;       /* max_depth frames for the walk */
+	struct pyi_memo_frame *memo;         /* the previous stack, root first */
 	int memo_depth;
 };
+
+enum { PYI_TIMER_NONE, PYI_TIMER_FAST, PYI_TIMER_SLOW, PYI_TIMER_FAILED, PYI_TIMER_GIVEN_UP };
 
 /* What goes through the ring for one sample (frames follow). */
 struct pyi_ring_sample {
@@ -86,12 +102,15 @@ struct pyi_counters {
 	_Atomic uint64_t truncated;
 	_Atomic uint64_t abandoned_fault;
 	_Atomic uint64_t unknown_frames;
-	_Atomic uint64_t signals_sent;
-	_Atomic uint64_t signal_failures;
+	_Atomic uint64_t timer_signals;  /* timer signals handled for a session thread */
+	_Atomic uint64_t timer_failures; /* threads whose timer could not be made */
 	_Atomic uint64_t repeats;
 	_Atomic uint64_t remote_walks;
 	_Atomic uint64_t handler_ns;   /* time spent in the signal handler, summed */
-	_Atomic uint64_t signals_late; /* signals still unhandled 100 ms after they were sent */
+	_Atomic uint64_t signals_late; /* threads found running with our signal blocked */
+	_Atomic uint64_t busy_skips;   /* a sample skipped: the thread's slot was being read */
+	_Atomic uint64_t signals_sent; /* signals the sampler sent to contended threads */
+	_Atomic uint64_t contended;    /* times a thread was found waiting for a CPU often */
 	_Atomic uint64_t threads_unsampled; /* threads found with no free slot (or no memory) */
 	_Atomic uint64_t handler_runs;
 	_Atomic uint64_t no_tstate;
@@ -114,7 +133,9 @@ struct pyi_session {
 	int slots_hi;                  /* sampler: slots at and above this index are free */
 	_Atomic uint32_t next_serial;
 	_Atomic pid_t agent_tids[2]; /* sampler and writer: never sampled */
-	_Atomic pid_t forking_tid;   /* a thread inside fork(): not signalled meanwhile */
+	_Atomic pid_t forking_tid;   /* a thread inside fork(): not read meanwhile */
+	_Atomic int missed_block;    /* handler: a thread was off the CPU unobserved for long */
+	uint64_t missed_block_ns;    /* how long counts as long */
 	_Atomic int stopping;
 	_Atomic int writer_stop;
 	pthread_mutex_t wake_lock;   /* with wake_cond: lets stop cut the threads' sleeps short */
@@ -152,12 +173,18 @@ void pyi_handler_uninstall(struct pyi_session *s);
  * keeping the program's handler as the one faults outside a walk are passed to. */
 void pyi_handler_reassert_guard(void);
 /*
- * Sampler thread, for a thread that is blocked: walks its frames from here, through the
- * thread state its handler last saw, without signalling it (so no EINTR). The walk counts
- * only if the thread's CPU clock did not move meanwhile (it did not run, so its frames could
- * not change). 0 when a sample was recorded, -1 when the caller must signal instead.
+ * Sampler thread, for a thread found off the CPU with CPU clock seen_cpu: credits the
+ * time it spent off the CPU since its last record. When it ran since the sampler's previous
+ * look (ran != 0) or has no stack on record, its frames are read from here, without
+ * signalling it (so no EINTR), and count only if its CPU clock did not move meanwhile;
+ * otherwise its previous stack is repeated. credit_cpu: the CPU it used since its last sample
+ * goes to the stack read (a contended thread, most likely waiting for a CPU). Returns 1 when a stack was read, 0 for a
+ * repeat, -1 when nothing could be recorded (running after all, no thread state, busy).
  */
-int pyi_handler_sample_blocked(struct pyi_session *s, int index);
+int pyi_handler_observe_off_cpu(struct pyi_session *s, int index, uint64_t seen_cpu, int ran,
+				int credit_cpu);
+/* What a slot's timer carries in si_value (session tag, registration serial, slot index). */
+uint64_t pyi_handler_timer_value(const struct pyi_session *s, int index, uint32_t serial);
 /* Waits (up to a second) until no sampling handler is running. Call after clearing
  * pyi_active_session. */
 void pyi_handler_wait_idle(void);

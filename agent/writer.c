@@ -400,7 +400,7 @@ static void add_counters(struct pyi_session *s)
 		{"abandoned_fault", load(&c->abandoned_fault)},
 		{"unknown_frames", load(&c->unknown_frames)},
 		{"intern_full", load(&s->intern->full)},
-		{"signals_sent", load(&c->signals_sent)},
+		{"timer_signals", load(&c->timer_signals)},
 		{"repeats", load(&c->repeats)},
 		{"blocked_walks", load(&c->remote_walks)},
 		{"handler_ns", load(&c->handler_ns)},
@@ -408,7 +408,10 @@ static void add_counters(struct pyi_session *s)
 		{"threads_unsampled", load(&c->threads_unsampled)},
 		{"handler_runs", load(&c->handler_runs)},
 		{"no_thread_state", load(&c->no_tstate)},
-		{"signal_failures", load(&c->signal_failures)},
+		{"timer_failures", load(&c->timer_failures)},
+		{"busy_skips", load(&c->busy_skips)},
+		{"signals_sent", load(&c->signals_sent)},
+		{"contended", load(&c->contended)},
 	};
 	pyi_recbuf_counters(&w.buf, list, sizeof(list) / sizeof(list[0]));
 }

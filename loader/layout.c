@@ -30,7 +30,7 @@
  * those branches.
  */
 #define OLD_COMMON                                                                          \
-	.ts_interp = 16, .ts_frame = 24, .ts_thread_id = 176, .ts_native_thread_id = NONE, \
+	.ts_next = 8, .ts_interp = 16, .ts_frame = 24, .ts_thread_id = 176, .ts_native_thread_id = NONE, \
 	.cframe_current = NONE, .cframe_previous = NONE, .frames = PYI_FRAMES_OBJECTS,      \
 	.fr_back = 24, .fr_code = 32, .fr_owner = NONE, .fr_is_entry = NONE,                \
 	.owner_generator = 0xff, .owner_first_shim = 0xff, .code_tag_mask = 0, .ob_type = 8, \
@@ -45,6 +45,7 @@
 static const struct pyi_layout layout_3_8 = {
 	OLD_COMMON,
 	.rt_initialized = 12, .rt_finalizing = 16, .rt_interpreters_head = 32,
+	.interp_next = 0, .interp_threads_head = 8,
 	.rt_tss_key = 1392, .rt_gil_holder = 1368,
 	.ts_size = 264, .fr_instr = 104,
 };
@@ -54,6 +55,7 @@ static const struct pyi_layout layout_3_8 = {
 static const struct pyi_layout layout_3_9 = {
 	OLD_COMMON,
 	.rt_initialized = 12, .rt_finalizing = 16, .rt_interpreters_head = 32,
+	.interp_next = 0, .interp_threads_head = 8,
 	.rt_tss_key = 584, .rt_gil_holder = 568,
 	.ts_size = 264, .fr_instr = 104,
 };
@@ -63,6 +65,7 @@ static const struct pyi_layout layout_3_9 = {
 static const struct pyi_layout layout_3_10 = {
 	OLD_COMMON,
 	.rt_initialized = 12, .rt_finalizing = 16, .rt_interpreters_head = 32,
+	.interp_next = 0, .interp_threads_head = 8,
 	.rt_tss_key = 584, .rt_gil_holder = 568,
 	.ts_size = 280, .fr_instr = 96,
 };
@@ -77,8 +80,9 @@ static const struct pyi_layout layout_3_10 = {
  */
 static const struct pyi_layout layout_3_11 = {
 	.rt_initialized = 16, .rt_finalizing = 24, .rt_interpreters_head = 40,
+	.interp_next = 0, .interp_threads_head = 16,
 	.rt_tss_key = 592, .rt_gil_holder = 576,
-	.ts_size = 360, .ts_interp = 16, .ts_frame = 56, .ts_thread_id = 152, .ts_native_thread_id = 160,
+	.ts_size = 360, .ts_next = 8, .ts_interp = 16, .ts_frame = 56, .ts_thread_id = 152, .ts_native_thread_id = 160,
 	.cframe_current = 8, .cframe_previous = 16,
 	.frames = PYI_FRAMES_CFRAME,
 	.fr_back = 48, .fr_code = 32, .fr_instr = 56, .fr_owner = 69, .fr_is_entry = 68,
@@ -101,8 +105,9 @@ static const struct pyi_layout layout_3_11 = {
  */
 static const struct pyi_layout layout_3_12 = {
 	.rt_initialized = 16, .rt_finalizing = 24, .rt_interpreters_head = 40,
+	.interp_next = 0, .interp_threads_head = 72,
 	.rt_tss_key = 1544, .rt_gil_holder = NONE,
-	.ts_size = 288, .ts_interp = 16, .ts_frame = 56, .ts_thread_id = 136, .ts_native_thread_id = 144,
+	.ts_size = 288, .ts_next = 8, .ts_interp = 16, .ts_frame = 56, .ts_thread_id = 136, .ts_native_thread_id = 144,
 	.cframe_current = 0, .cframe_previous = 8,
 	.frames = PYI_FRAMES_CFRAME,
 	.fr_back = 8, .fr_code = 0, .fr_instr = 56, .fr_owner = 70, .fr_is_entry = NONE,
@@ -124,8 +129,9 @@ static const struct pyi_layout layout_3_12 = {
  */
 static const struct pyi_layout layout_3_13 = {
 	.rt_initialized = 600, .rt_finalizing = 608, .rt_interpreters_head = 632,
+	.interp_next = 7264, .interp_threads_head = 7344,
 	.rt_tss_key = 2160, .rt_gil_holder = NONE,
-	.ts_size = 304, .ts_interp = 16, .ts_frame = 72, .ts_thread_id = 152, .ts_native_thread_id = 160,
+	.ts_size = 304, .ts_next = 8, .ts_interp = 16, .ts_frame = 72, .ts_thread_id = 152, .ts_native_thread_id = 160,
 	.cframe_current = NONE, .cframe_previous = NONE,
 	.frames = PYI_FRAMES_DIRECT,
 	.fr_back = 8, .fr_code = 0, .fr_instr = 56, .fr_owner = 70, .fr_is_entry = NONE,
@@ -161,6 +167,7 @@ int pyi_layout_builtin(unsigned minor, struct pyi_layout *l)
  */
 struct dbg_positions {
 	uint16_t rt_size, rt_finalizing, rt_interpreters_head;
+	uint16_t interp_size, interp_next, interp_threads_head;
 	uint16_t ts_size, ts_prev, ts_next, ts_interp, ts_current_frame;
 	uint16_t ts_thread_id, ts_native_thread_id;
 	uint16_t fr_size, fr_previous, fr_executable, fr_instr_ptr, fr_owner;
@@ -174,6 +181,7 @@ struct dbg_positions {
 
 static const struct dbg_positions dbg_3_13 = {
 	.rt_size = 24, .rt_finalizing = 32, .rt_interpreters_head = 40,
+	.interp_size = 48, .interp_next = 64, .interp_threads_head = 72,
 	.ts_size = 152, .ts_prev = 160, .ts_next = 168, .ts_interp = 176,
 	.ts_current_frame = 184, .ts_thread_id = 192, .ts_native_thread_id = 200,
 	.fr_size = 224, .fr_previous = 232, .fr_executable = 240, .fr_instr_ptr = 248,
@@ -187,6 +195,7 @@ static const struct dbg_positions dbg_3_13 = {
 
 static const struct dbg_positions dbg_3_14 = {
 	.rt_size = 24, .rt_finalizing = 32, .rt_interpreters_head = 40,
+	.interp_size = 48, .interp_next = 64, .interp_threads_head = 72,
 	.ts_size = 176, .ts_prev = 184, .ts_next = 192, .ts_interp = 200,
 	.ts_current_frame = 208, .ts_thread_id = 216, .ts_native_thread_id = 224,
 	.fr_size = 248, .fr_previous = 256, .fr_executable = 264, .fr_instr_ptr = 272,
@@ -200,6 +209,7 @@ static const struct dbg_positions dbg_3_14 = {
 
 static const struct dbg_positions dbg_3_15 = {
 	.rt_size = 24, .rt_finalizing = 32, .rt_interpreters_head = 40,
+	.interp_size = 48, .interp_next = 64, .interp_threads_head = 72,
 	.ts_size = 176, .ts_prev = 184, .ts_next = 192, .ts_interp = 200,
 	.ts_current_frame = 208, .ts_thread_id = 240, .ts_native_thread_id = 248,
 	.fr_size = 312, .fr_previous = 320, .fr_executable = 328, .fr_instr_ptr = 336,
@@ -258,6 +268,7 @@ int pyi_layout_from_debug(const unsigned char *runtime, unsigned minor, struct p
 
 	uint64_t rt_size = dbg(runtime, p->rt_size);
 	uint64_t ts_size = dbg(runtime, p->ts_size);
+	uint64_t interp_size = dbg(runtime, p->interp_size);
 	uint64_t fr_size = dbg(runtime, p->fr_size);
 	uint64_t co_size = dbg(runtime, p->co_size);
 	uint64_t thread_id = dbg(runtime, p->ts_thread_id);
@@ -303,6 +314,12 @@ int pyi_layout_from_debug(const unsigned char *runtime, unsigned minor, struct p
 				 rt_size, why, why_len);
 	rc = rc ? rc : expect_in("runtime_state.interpreters_head",
 				 dbg(runtime, p->rt_interpreters_head), 0, rt_size, why, why_len);
+	rc = rc ? rc : expect_in("interpreter_state.size", interp_size, 256, 1u << 24, why,
+				 why_len);
+	rc = rc ? rc : expect_in("interpreter_state.next", dbg(runtime, p->interp_next), 0,
+				 interp_size, why, why_len);
+	rc = rc ? rc : expect_in("interpreter_state.threads_head",
+				 dbg(runtime, p->interp_threads_head), 0, interp_size, why, why_len);
 	rc = rc ? rc : expect_in("thread_state.size", ts_size, 128, 1u << 16, why, why_len);
 	rc = rc ? rc : expect_in("thread_state.thread_id", thread_id, 24, ts_size - 8, why, why_len);
 	rc = rc ? rc : expect_in("interpreter_frame.size", fr_size, 64, 512, why, why_len);
@@ -330,6 +347,9 @@ int pyi_layout_from_debug(const unsigned char *runtime, unsigned minor, struct p
 	l->rt_initialized = NONE;
 	l->rt_finalizing = (int32_t)dbg(runtime, p->rt_finalizing);
 	l->rt_interpreters_head = (int32_t)dbg(runtime, p->rt_interpreters_head);
+	l->interp_next = (int32_t)dbg(runtime, p->interp_next);
+	l->interp_threads_head = (int32_t)dbg(runtime, p->interp_threads_head);
+	l->ts_next = 8;
 	l->rt_tss_key = NONE;
 	l->rt_gil_holder = NONE;
 	l->ts_size = (int32_t)ts_size;
@@ -394,7 +414,8 @@ int pyi_layout_compare(const struct pyi_layout *a, const struct pyi_layout *b, c
 	} fields[] = {
 #define FIELD(f) { #f, offsetof(struct pyi_layout, f) }
 		FIELD(rt_finalizing),     FIELD(rt_interpreters_head), FIELD(ts_interp),
-		FIELD(ts_size),
+		FIELD(ts_size),           FIELD(interp_next),          FIELD(interp_threads_head),
+		FIELD(ts_next),
 		FIELD(ts_frame),          FIELD(ts_thread_id),         FIELD(ts_native_thread_id),
 		FIELD(fr_back),           FIELD(fr_code),              FIELD(fr_instr),
 		FIELD(fr_owner),          FIELD(ob_type),              FIELD(co_firstlineno),

@@ -45,6 +45,10 @@ struct pyi_layout {
 	int32_t rt_tss_key;          /* Py_tss_t {int _is_initialized; pthread_key_t _key} */
 	int32_t rt_gil_holder;       /* gilstate.tstate_current, 3.8-3.11 */
 
+	/* PyInterpreterState: the list of interpreters and each one's thread states */
+	int32_t interp_next;
+	int32_t interp_threads_head; /* tstate_head (3.8-3.10), threads.head (3.11+) */
+
 	/* Thread-local variables of libpython, as offsets from the thread pointer. */
 	enum pyi_tstate_source tstate_source;
 	int have_tls_gilstate;       /* _Py_tss_gilstate (bound tstate), required on 3.14+ */
@@ -54,6 +58,7 @@ struct pyi_layout {
 
 	/* PyThreadState */
 	int32_t ts_size;             /* sizeof(PyThreadState) */
+	int32_t ts_next;
 	int32_t ts_interp;
 	int32_t ts_frame;            /* frame (3.8-3.10), cframe (3.11/3.12), current_frame */
 	int32_t ts_thread_id;        /* unsigned long, = pthread_self() */

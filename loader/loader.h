@@ -73,6 +73,23 @@ int pyi_loader_tstate_of_sigsafe(const struct pyi_python *py, uintptr_t tstate,
 				 uintptr_t pthread, long tid);
 
 /*
+ * Teaches the loader where glibc keeps a thread's kernel id inside its pthread_t, from
+ * threads whose pthread_t and kernel id the caller knows (at least two, all live, created
+ * by pthread_create). Needed before 3.11 to tell which thread state belongs to another
+ * thread (their states carry only the pthread_t). 0, or -1 when no offset fits them all.
+ */
+int pyi_loader_learn_pthread_tid(const uintptr_t *pthreads, const long *tids, int n);
+
+/*
+ * Finds the thread state of another thread, given its kernel id, by walking every
+ * interpreter's list of thread states (no lock can be taken: the caller guards the reads,
+ * and the result is validated as pyi_loader_tstate_of_sigsafe does). Stores that thread's
+ * pthread_t in *pthread. 0 when none matches. Async-signal-safe; bounded.
+ */
+uintptr_t pyi_loader_find_tstate_sigsafe(const struct pyi_python *py, long tid,
+					 uintptr_t *pthread);
+
+/*
  * Whether tstate (this thread's, from pyi_loader_tstate_sigsafe) holds the GIL: 1 yes, 0 no,
  * -1 unknown. 3.8-3.11 compare with _PyRuntime.gilstate.tstate_current; 3.12+ read the
  * thread's _Py_tss_tstate when detection located it. Async-signal-safe.

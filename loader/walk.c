@@ -153,6 +153,69 @@ uintptr_t pyi_loader_tstate_sigsafe(const struct pyi_python *py, long tid)
 	return tstate_is_ours(L, bound, tid) ? bound : 0;
 }
 
+/* glibc's struct pthread: where the thread's kernel id sits (-1: unknown). Written once by
+ * the sampler thread before it first looks for another thread's state. */
+static int pthread_tid_offset = -1;
+
+int pyi_loader_learn_pthread_tid(const uintptr_t *pthreads, const long *tids, int n)
+{
+	/* glibc has kept tid 720 bytes in for years; the scan stays well inside the struct
+	 * (over 2 KiB), which pthread_create places at the top of the thread's own mapping. */
+	for (int off = 0; n >= 2 && off < 1024; off += 4) {
+		int all = 1;
+		for (int i = 0; i < n && all; i++) {
+			int32_t v;
+			all = pyi_peek_i32(pthreads[i] + (uintptr_t)off, &v) == 0 && v == tids[i];
+		}
+		if (all) {
+			pthread_tid_offset = off;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* Enough for thousands of threads; bounds a list that is being changed under us. */
+#define FIND_BUDGET 65536
+
+uintptr_t pyi_loader_find_tstate_sigsafe(const struct pyi_python *py, long tid,
+					 uintptr_t *pthread)
+{
+	const struct pyi_layout *L = &py->layout;
+	uintptr_t interp = 0;
+	int budget = FIND_BUDGET;
+
+	if (pyi_peek_ptr(L->runtime + L->rt_interpreters_head, &interp))
+		return 0;
+	while (interp && budget > 0) {
+		uintptr_t ts = 0;
+		if (pyi_peek_ptr(interp + L->interp_threads_head, &ts))
+			return 0;
+		while (ts && budget-- > 0) {
+			uintptr_t thread_id = 0, native_id = 0;
+			int32_t owner = 0;
+			if (pyi_peek_ptr(ts + L->ts_thread_id, &thread_id))
+				return 0;
+			if (L->ts_native_thread_id != NONE) {
+				if (pyi_peek_ptr(ts + L->ts_native_thread_id, &native_id))
+					return 0;
+			} else if (pthread_tid_offset >= 0) {
+				if (pyi_peek_i32(thread_id + (uintptr_t)pthread_tid_offset, &owner) == 0)
+					native_id = (uintptr_t)(long)owner;
+			}
+			if (native_id == (uintptr_t)tid && tstate_belongs(L, ts, thread_id, tid)) {
+				*pthread = thread_id;
+				return ts;
+			}
+			if (pyi_peek_ptr(ts + L->ts_next, &ts))
+				return 0;
+		}
+		if (pyi_peek_ptr(interp + L->interp_next, &interp))
+			return 0;
+	}
+	return 0;
+}
+
 int pyi_loader_holds_gil_sigsafe(const struct pyi_python *py, uintptr_t tstate)
 {
 	const struct pyi_layout *L = &py->layout;

@@ -1,8 +1,9 @@
 /*
  * render_collapsed: the "folded stacks" format of flame-graph tools. One line per distinct
  * stack, root first, frames joined by ';', each frame "qualname (file:line)" with the line
- * executing in that frame, then a space and the weight: the number of samples, or with
- * --metric cpu the CPU time in microseconds. Threads (and processes) are merged. Samples with
+ * executing in that frame, then a space and the weight: the wall time in microseconds, or with
+ * --metric cpu the CPU time in microseconds (samples carry unequal weights: a thread off the
+ * CPU is credited in long stretches, a running one at each of its samples). Threads (and processes) are merged. Samples with
  * no Python frame are left out: a line needs at least one frame.
  *
  * Names come from the profiled program, so ';' in them becomes ':' and control characters
@@ -37,7 +38,7 @@ int pyi_render_collapsed(struct pyi_model *m, const struct pyi_render_options *o
 		const struct pyi_stack *s = &m->stacks[i];
 		if (s->leaf == PYI_NODE_ROOT || !pyi_render_thread_on(o, s->thread))
 			continue;
-		weight[s->leaf] += o->metric == PYI_METRIC_CPU ? s->w.cpu_ns : s->w.samples;
+		weight[s->leaf] += o->metric == PYI_METRIC_CPU ? s->w.cpu_ns : s->w.wall_ns;
 		if (m->nodes[s->leaf].depth > max_depth)
 			max_depth = m->nodes[s->leaf].depth;
 	}
@@ -47,9 +48,7 @@ int pyi_render_collapsed(struct pyi_model *m, const struct pyi_render_options *o
 		return -ENOMEM;
 	}
 	for (size_t leaf = 1; leaf < m->nnodes; leaf++) {
-		uint64_t w = weight[leaf];
-		if (o->metric == PYI_METRIC_CPU)
-			w = (w + 500) / 1000;
+		uint64_t w = (weight[leaf] + 500) / 1000;
 		if (!w)
 			continue;
 		size_t depth = pyi_model_path(m, (uint32_t)leaf, path, max_depth + 1);

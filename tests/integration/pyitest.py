@@ -133,7 +133,9 @@ class Frame:
 
 
 class Collapsed:
-    """A parsed `pyinstr-report --format collapsed` output: stacks root first, with counts."""
+    """A parsed `pyinstr-report --format collapsed` output: stacks root first, each with its
+    weight, converted from the report's microseconds to milliseconds (at the default 1 ms
+    interval, about one sample's worth of a running thread per unit)."""
 
     def __init__(self, text):
         self.text = text
@@ -146,18 +148,18 @@ class Collapsed:
             if not sep or not count.isdigit() or not stack:
                 self.bad_lines.append(line)
                 continue
-            self.stacks.append(([Frame(f) for f in stack.split(";")], int(count)))
+            self.stacks.append(([Frame(f) for f in stack.split(";")], int(count) / 1000.0))
         self.total = sum(c for _, c in self.stacks)
 
     def _count(self, pred):
         return sum(c for frames, c in self.stacks if pred(frames))
 
     def inclusive(self, name, file=None):
-        """Samples whose stack contains name anywhere (each sample counted once)."""
+        """Milliseconds in stacks that contain name anywhere (each stack counted once)."""
         return self._count(lambda fs: any(f.matches(name, file) for f in fs))
 
     def self_count(self, name, file=None):
-        """Samples whose leaf frame is name."""
+        """Milliseconds in stacks whose leaf frame is name."""
         return self._count(lambda fs: fs[-1].matches(name, file))
 
     def inclusive_share(self, name, file=None):
@@ -170,7 +172,7 @@ class Collapsed:
         return [(fs, c) for fs, c in self.stacks if any(f.matches(name, file) for f in fs)]
 
     def has_path(self, names):
-        """Samples whose stack contains the frames `names` in this order, each one directly
+        """Milliseconds in stacks that contain the frames `names` in this order, each one directly
         called by the previous one (adjacent frames, root to leaf)."""
         n = len(names)
 
@@ -200,6 +202,8 @@ class Profile:
         self.codes = {}      # id -> (qualname, filename, first_line)
         self.threads = {}    # id -> (native tid, name)
         self.samples = 0
+        self.wall_ns = 0     # summed over samples, all threads
+        self.cpu_ns = 0
         self.flag_counts = {FLAG_TRUNCATED: 0, FLAG_REPEAT: 0, FLAG_PARTIAL: 0}
         self.max_depth_seen = 0
         self.last_sample_ns = 0   # time of the latest sample, ns since the session start
@@ -313,10 +317,12 @@ def parse_record(p, rtype, b):
         old = p.threads.get(tid)
         p.threads[tid] = (native, name or (old[1] if old else ""))
     elif rtype == REC_SAMPLE:
-        tid, when, _wall, _cpu, flags, depth = struct.unpack_from("<IQQQHH", b, 0)
+        tid, when, wall, cpu, flags, depth = struct.unpack_from("<IQQQHH", b, 0)
         if 32 + 8 * depth != len(b):
             raise ValueError("depth %d but %d payload bytes" % (depth, len(b)))
         p.samples += 1
+        p.wall_ns += wall
+        p.cpu_ns += cpu
         p.last_sample_ns = max(p.last_sample_ns, when)
         p.sample_threads[tid] = p.sample_threads.get(tid, 0) + 1
         for bit in p.flag_counts:

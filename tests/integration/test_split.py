@@ -1,9 +1,9 @@
 """A program that spends 70% of its CPU-bound time in one function and 30% in another is
-attributed within 3 percentage points (inclusive share among all samples), at the default 1 ms
+attributed within 3 percentage points (inclusive share of all the time), at the default 1 ms
 interval and at 100 us; the default text report puts the hot function first.
 
-The shares are statistics over about 2000 samples, and a machine busy with other work stalls
-the sampler now and then: run.py runs this test alone, and each interval gets up to three
+The shares are statistics over about 500 samples (one per kernel tick at 250 Hz), and a
+machine busy with other work changes how the agent samples (README, "How it samples"): run.py runs this test alone, and each interval gets up to three
 runs and must be within tolerance in one of them. A systematic error fails all three; every
 attempt is printed."""
 # pyitest: exclusive
@@ -26,7 +26,7 @@ def attempt(t, interval, n):
     prof = t.only_profile(out)
     c = t.collapsed(prof)
     label = "interval %s" % (interval or "default (1ms)")
-    t.check(c.total >= 500, "%s: enough samples in 2 s" % label, ">= 500", c.total)
+    t.check(c.total >= 500, "%s: enough time in 2 s" % label, ">= 500 ms", c.total)
     errors = []
     for name, want in (("hot_seventy", 70.0), ("cold_thirty", 30.0)):
         measured = 100.0 * float(truth[name])
@@ -34,8 +34,8 @@ def attempt(t, interval, n):
                 "%s %.0f%%" % (name, want), "%.1f%%" % measured)
         got = 100.0 * c.inclusive_share(name, "split.py")
         if abs(got - measured) > TOLERANCE:
-            errors.append("%s: %.1f%% of all samples, truth %.1f%%" % (name, got, measured))
-    summary = "%s: %s of %d samples" % (label, c.summary(NAMES), c.total)
+            errors.append("%s: %.1f%% of all the time, truth %.1f%%" % (name, got, measured))
+    summary = "%s: %s of %d ms" % (label, c.summary(NAMES), c.total)
     return c, prof, errors, summary
 
 
@@ -65,8 +65,11 @@ def main():
             "the heavier function comes first in the text report",
             "hot_seventy before cold_thirty", text.out[:2000])
     c100, _ = check_split(t, "100us")
-    t.check(c100.total > 3 * c.total, "100us gives many more samples than 1ms",
-            "> 3 x %d" % c.total, c100.total)
+    # Samples carry unequal weights (a running thread's come at the kernel tick, README "How
+    # it samples"): whatever their number, they add up to the run's two seconds.
+    for label, col in (("1ms", c), ("100us", c100)):
+        t.check(1900 <= col.total <= 2600, "%s: the samples add up to the run's time" % label,
+                "1900..2600 ms", "%.1f ms" % col.total)
     t.passed("1ms: %s; 100us: %s" % (c.summary(NAMES), c100.summary(NAMES)))
 
 

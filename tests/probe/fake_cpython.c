@@ -80,6 +80,7 @@ API void fake_cpython_reset(void)
 	put(24, 60000);
 	put(32, fake_cpython_finalizing);
 	put(40, fake_cpython_interpreters_head);
+	put(48, 4096); put(64, 0); put(72, 48); /* interpreter_state: size, next, threads_head */
 #if FAKE_MINOR == 14
 	/* thread_state */
 	put(176, 824); put(184, 0); put(192, 8); put(200, 16); put(208, 72);

@@ -337,7 +337,7 @@ START_TEST(truncated_profile_is_shown_with_one_warning)
 	ck_assert_str_eq(r.err, "pyinstr-report: warning: tests/assets/truncated-tail.bin: "
 				"truncated after 4 records (the process was killed?); showing what "
 				"was written\n");
-	ck_assert_str_eq(r.out, "main (app.py:3);work (app.py:11) 1\n");
+	ck_assert_str_eq(r.out, "main (app.py:3);work (app.py:11) 1000\n");
 	run_free(&r);
 }
 END_TEST
@@ -385,7 +385,7 @@ START_TEST(standard_input_is_read_with_a_dash)
 {
 	struct run r = run("-f collapsed -", "tests/assets/truncated-tail.bin");
 	ck_assert_int_eq(r.status, 0);
-	ck_assert_str_eq(r.out, "main (app.py:3);work (app.py:11) 1\n");
+	ck_assert_str_eq(r.out, "main (app.py:3);work (app.py:11) 1000\n");
 	ck_assert_ptr_nonnull(strstr(r.err, "(standard input): truncated after 4 records"));
 	run_free(&r);
 	/* A pipe too, for the formats that read the profile twice. */
@@ -405,12 +405,12 @@ START_TEST(output_option_writes_the_file)
 	ck_assert_int_eq(r.status, 0);
 	ck_assert_str_eq(r.out, "");
 	char *got = slurp(path);
-	ck_assert_str_eq(got, "main (app.py:3);work (app.py:11) 1\nmain (app.py:4) 1\n");
+	ck_assert_str_eq(got, "main (app.py:3);work (app.py:11) 1000\nmain (app.py:4) 1000\n");
 	free(got);
 	run_free(&r);
 	/* '-' is standard output. */
 	r = run("-f collapsed -o - tests/assets/unknown-record.bin", NULL);
-	ck_assert_str_eq(r.out, "main (app.py:3);work (app.py:11) 1\nmain (app.py:4) 1\n");
+	ck_assert_str_eq(r.out, "main (app.py:3);work (app.py:11) 1000\nmain (app.py:4) 1000\n");
 	run_free(&r);
 }
 END_TEST

@@ -138,7 +138,7 @@ START_TEST(hostile_names_keep_one_stack_per_line)
 		ck_assert_int_eq(frames, 3);
 	}
 	ck_assert_int_eq(lines, 14);
-	ck_assert_int_eq(total, 14);
+	ck_assert_int_eq(total, 14000); /* 14 samples of 1 ms each, in microseconds */
 	regfree(&frame);
 	free(out);
 }
@@ -173,24 +173,25 @@ START_TEST(threads_are_merged_root_first_and_empty_stacks_left_out)
 	ck_assert_int_eq(pyi_recbuf_code(&b, 2, 20, "inner", 5, "m.py", 4), 0);
 	ck_assert_int_eq(pyi_recbuf_thread(&b, 1, 1, "a", 1), 0);
 	ck_assert_int_eq(pyi_recbuf_thread(&b, 2, 2, "b", 1), 0);
-	ck_assert_int_eq(pyi_recbuf_sample(&b, 1, 1, 1, 1, 0, leaf_first, 2), 0);
-	ck_assert_int_eq(pyi_recbuf_sample(&b, 2, 2, 1, 1, 0, leaf_first, 2), 0);
-	ck_assert_int_eq(pyi_recbuf_sample(&b, 2, 3, 1, 0, PYI_SAMPLE_REPEAT, NULL, 0), 0);
-	ck_assert_int_eq(pyi_recbuf_sample(&b, 1, 4, 1, 1, 0, NULL, 0), 0);
-	ck_assert_int_eq(pyi_recbuf_sample(&b, 1, 5, 1, 1, 0, leaf_first + 1, 1), 0);
+	/* Wall weights of 1 us, 1 us, 2 us (a repeat), 1 us (no frame), 1 us. */
+	ck_assert_int_eq(pyi_recbuf_sample(&b, 1, 1, 1000, 1, 0, leaf_first, 2), 0);
+	ck_assert_int_eq(pyi_recbuf_sample(&b, 2, 2, 1000, 1, 0, leaf_first, 2), 0);
+	ck_assert_int_eq(pyi_recbuf_sample(&b, 2, 3, 2000, 0, PYI_SAMPLE_REPEAT, NULL, 0), 0);
+	ck_assert_int_eq(pyi_recbuf_sample(&b, 1, 4, 1000, 1, 0, NULL, 0), 0);
+	ck_assert_int_eq(pyi_recbuf_sample(&b, 1, 5, 1000, 1, 0, leaf_first + 1, 1), 0);
 	struct pyi_model *m = model_of(&b);
 	struct pyi_render_options o;
 	pyi_render_options_init(&o);
 	char *out = collapsed(m, &o);
 	/* Lines come in the order stacks were first seen, a prefix before its extensions. */
 	ck_assert_str_eq(out, "outer (m.py:11) 1\n"
-			      "outer (m.py:11);inner (m.py:21) 3\n");
+			      "outer (m.py:11);inner (m.py:21) 4\n");
 	free(out);
 	/* Selecting one thread keeps only its samples. */
 	unsigned char sel[2] = { 0, 1 };
 	o.thread_selected = sel;
 	out = collapsed(m, &o);
-	ck_assert_str_eq(out, "outer (m.py:11);inner (m.py:21) 2\n");
+	ck_assert_str_eq(out, "outer (m.py:11);inner (m.py:21) 3\n");
 	free(out);
 	pyi_model_free(m);
 	pyi_recbuf_release(&b);
