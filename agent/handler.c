@@ -367,10 +367,15 @@ int pyi_handler_observe_off_cpu(struct pyi_session *s, int index, uint64_t seen_
 	    before.tv_sec != after.tv_sec || before.tv_nsec != after.tv_nsec)
 		goto out; /* it ran while we read: the frames may be torn */
 	uint64_t off = take_off_cpu(slot, now, cpu), used = 0;
-	if (credit_cpu) {
-		/* A contended thread off the CPU mostly waits for one, in the stack it was
-		 * running: the CPU since its last sample goes there, as a signal would have. */
-		used = cpu > slot->mark_cpu ? cpu - slot->mark_cpu : 0;
+	uint64_t unsampled = cpu > slot->mark_cpu ? cpu - slot->mark_cpu : 0;
+	/* A contended thread off the CPU mostly waits for one, in the stack it was running:
+	 * the CPU since its last sample goes there, as a signal would have. So does less than
+	 * an interval of CPU, below what the timer resolves: a thread that wakes for a moment
+	 * and waits again (an idle worker, a lock's waiter) spends it on the way in and out of
+	 * this very wait, and its timer might not fire for seconds. More than that is left to
+	 * the timer, which samples where it was spent (a computation before a sleep). */
+	if (credit_cpu || unsampled < s->cfg.interval_ns) {
+		used = unsampled;
 		__atomic_store_n(&slot->mark_cpu, cpu, __ATOMIC_RELAXED);
 	}
 	record_sample(s, slot, depth, flags, now, off + used, used);

@@ -8,15 +8,14 @@ For every interpreter (pyenv's 3.8 to 3.13 and Debian's python3.11, or each --py
 workload in bench/workloads runs with a fixed amount of work (calibrated once to take about
 --seconds) in rounds. A round runs the workload bare, under pyinstr at 1 ms and at 100 us, and
 under cProfile (and pyinstrument, py-spy or austin when installed), and for the call-heavy,
-deep-stack and per-sample-cost workloads under "baseline" (bench/baseline.c: a ticking thread
-that signals the busy thread with an empty handler: what any signal-based sampler pays on this
-machine), in an order that rotates from round to round; each profiled run is compared with the
+deep-stack and per-sample-cost workloads under "baseline" (bench/baseline.c: a CPU-time timer
+on the busy thread with an empty handler: what signal delivery alone costs on this machine), in an order that rotates from round to round; each profiled run is compared with the
 bare run of its own round.
 
 Columns:
   wall x, cpu x   median ratio profiled/bare over the rounds (min..max); CPU is user+sys of the
                   whole process (all its threads, the agent's included) from wait4()
-  samples         samples per run in the profile (pyinstr)
+  samples         samples that read a stack, per run (pyinstr; repeats not counted)
   ns/sample       (profiled CPU - bare CPU) / samples that cost a signal, median over rounds:
                   everything sampling costs, the agent's own threads included
   in-thread       the same from the sampled threads' own CPU time (thread_time around the
@@ -24,9 +23,9 @@ Columns:
   handler         ns per run of the agent's signal handler, as the agent itself measures it
                   (profile counters handler_ns / handler_runs), median over rounds
   wall/cpu err    |reported share - true share| in percentage points, per function. The truth
-                  is what the bare runs measured around large blocks (bench/workloads/benchlib.py);
+                  is what the same runs measured around large blocks (bench/workloads/benchlib.py);
                   the reported share is pooled over all rounds, from `pyinstr-report --format
-                  collapsed` (wall: sample counts; cpu: with --metric cpu). The bench also
+                  collapsed` (wall: microseconds; cpu: with --metric cpu). The bench also
                   reads each profile itself (docs/FORMAT.md) and notes where the file's
                   wall_ns / cpu_ns would give a share more than 0.5 points away; without a
                   usable report it uses the file's figures.
@@ -217,6 +216,7 @@ class Run:
         self.weights = {}       # metric -> {name: weight}, only for profilers
         self.samples = None
         self.signal_samples = None
+        self.stacks_read = None
         self.counters = {}
         self.stderr = ""
         self.wall_source = None  # pyinstr: "report" (collapsed counts) or "file" (wall_ns)
@@ -390,6 +390,11 @@ class Bench:
         if t.samples == 0:
             raise pyiformat.ProfileError("the profile has no samples")
         r.samples, r.signal_samples, r.counters = t.samples, t.signal_samples, t.counters
+        r.stacks_read = t.signal_samples  # samples that read a stack (not repeats)
+        # Samples that cost a signal: the handler's runs (the sampler's reads of threads off
+        # the CPU and its repeats cost none).
+        if "handler_runs" in t.counters:
+            r.signal_samples = t.counters["handler_runs"]
         r.weights["cpu"] = r.weights["cpu_ns"] = dict(t.cpu)
         r.weights["wall"] = r.weights["wall_ns"] = dict(t.wall)
         r.wall_source = "file"
@@ -500,7 +505,7 @@ def summarize(label, wl, cfg, pairs):
     profs = [p for _b, p in good]
     if cfg.profiler in ("pyinstr", "baseline"):
         if cfg.profiler == "pyinstr":
-            samples = [p.samples for p in profs]
+            samples = [p.stacks_read for p in profs]
             row.cells["samples"] = "%d" % statistics.median(samples)
             row.data["samples_pooled"] = sum(samples)
         else:
@@ -533,8 +538,11 @@ def summarize(label, wl, cfg, pairs):
             notes.append("lost: " + ", ".join("%s %d" % kv for kv in sorted(lost.items())))
     if not wl.cost_only:
         names = wl.funcs
-        truth_wall = pooled_shares(bares, "wall", names, "truth")
-        truth_cpu = pooled_shares(bares, "cpu", names, "truth")
+        # Every run measures its own truth, and each profile is held to its own run's: how
+        # four threads share the GIL, for one, changes from run to run (a 33/67 wall split
+        # in one run, 21/79 in the next, on the same machine).
+        truth_wall = pooled_shares(profs, "wall", names, "truth")
+        truth_cpu = pooled_shares(profs, "cpu", names, "truth")
         rep_wall = pooled_shares(profs, "wall", names, "reported")
         rep_cpu = pooled_shares(profs, "cpu", names, "reported")
         if wl.threaded and cfg.profiler in ("cProfile", "pyinstrument"):
