@@ -367,15 +367,12 @@ int pyi_handler_observe_off_cpu(struct pyi_session *s, int index, uint64_t seen_
 	    before.tv_sec != after.tv_sec || before.tv_nsec != after.tv_nsec)
 		goto out; /* it ran while we read: the frames may be torn */
 	uint64_t off = take_off_cpu(slot, now, cpu), used = 0;
-	uint64_t unsampled = cpu > slot->mark_cpu ? cpu - slot->mark_cpu : 0;
 	/* A contended thread off the CPU mostly waits for one, in the stack it was running:
-	 * the CPU since its last sample goes there, as a signal would have. So does less than
-	 * an interval of CPU, below what the timer resolves: a thread that wakes for a moment
-	 * and waits again (an idle worker, a lock's waiter) spends it on the way in and out of
-	 * this very wait, and its timer might not fire for seconds. More than that is left to
-	 * the timer, which samples where it was spent (a computation before a sleep). */
-	if (credit_cpu || unsampled < s->cfg.interval_ns) {
-		used = unsampled;
+	 * the CPU since its last sample goes there, as a signal would have. Otherwise it is
+	 * left to the timer, which samples where it was spent (a computation before a sleep);
+	 * what is left at the end goes to the last stack (pyi_handler_flush_cpu). */
+	if (credit_cpu) {
+		used = cpu > slot->mark_cpu ? cpu - slot->mark_cpu : 0;
 		__atomic_store_n(&slot->mark_cpu, cpu, __ATOMIC_RELAXED);
 	}
 	record_sample(s, slot, depth, flags, now, off + used, used);
@@ -385,6 +382,25 @@ int pyi_handler_observe_off_cpu(struct pyi_session *s, int index, uint64_t seen_
 out:
 	atomic_store_explicit(&slot->busy, 0, memory_order_release);
 	return rc;
+}
+
+void pyi_handler_flush_cpu(struct pyi_session *s, int index, int exited)
+{
+	struct pyi_thread_slot *slot = &s->slots[index];
+	struct timespec ts;
+
+	if (atomic_exchange_explicit(&slot->busy, 1, memory_order_acquire))
+		return;
+	/* An exited thread's clock is gone: its CPU as last seen stands. */
+	if (slot->has_stack && (exited || clock_gettime(slot->cpu_clock, &ts) == 0)) {
+		uint64_t cpu = exited ? slot->seen_cpu : timespec_ns(&ts), now = mono_now();
+		uint64_t unsampled = cpu > slot->mark_cpu ? cpu - slot->mark_cpu : 0;
+		uint64_t off = exited ? 0 : take_off_cpu(slot, now, cpu);
+		if (unsampled || off)
+			record_repeat(s, slot, now, unsampled + off, unsampled);
+		__atomic_store_n(&slot->mark_cpu, cpu, __ATOMIC_RELAXED);
+	}
+	atomic_store_explicit(&slot->busy, 0, memory_order_release);
 }
 
 static void on_fault(int signo, siginfo_t *info, void *uctx)

@@ -112,9 +112,11 @@ static void make_timer(struct pyi_session *s, int index)
 		drop_timer(slot);
 }
 
-static void release_slot(struct pyi_thread_slot *slot)
+static void release_slot(struct pyi_session *s, int index)
 {
+	struct pyi_thread_slot *slot = &s->slots[index];
 	/* The thread has exited, so no handler of it can hold the slot. */
+	pyi_handler_flush_cpu(s, index, 1);
 	drop_timer(slot);
 	free(slot->scratch);
 	free(slot->memo);
@@ -211,7 +213,7 @@ static int rescan(struct pyi_session *s, struct rescan_state *st, uint64_t now)
 	for (int i = 0; i < s->slots_hi; i++) {
 		struct pyi_thread_slot *slot = &s->slots[i];
 		if (atomic_load_explicit(&slot->serial, memory_order_relaxed) && !st->seen[i])
-			release_slot(slot);
+			release_slot(s, i);
 	}
 	return found_new;
 }
@@ -541,11 +543,13 @@ void *pyi_sampler_main(void *arg)
 			changing = 1;
 		period = changing ? interval : (period * 2 < max_period ? period * 2 : max_period);
 	}
-	/* A last look credits threads that are off the CPU with their time up to the end. */
+	/* A last look credits threads with their time up to the end. */
 	if (s->handlers_installed && !atomic_load(&s->handler_lost)) {
 		for (int i = 0; i < s->slots_hi; i++) {
-			if (atomic_load_explicit(&s->slots[i].serial, memory_order_relaxed))
-				look_at_thread(s, i, 1);
+			if (!atomic_load_explicit(&s->slots[i].serial, memory_order_relaxed))
+				continue;
+			look_at_thread(s, i, 1);
+			pyi_handler_flush_cpu(s, i, 0);
 		}
 	}
 	drop_all_timers(s);

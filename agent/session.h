@@ -177,13 +177,20 @@ void pyi_handler_reassert_guard(void);
  * time it spent off the CPU since its last record. When it ran since the sampler's previous
  * look (ran != 0) or has no stack on record, its frames are read from here, without
  * signalling it (so no EINTR), and count only if its CPU clock did not move meanwhile;
- * otherwise its previous stack is repeated. The CPU it used since its last sample goes to the
- * stack read when that is less than an interval, or when credit_cpu is set (a contended
- * thread, most likely waiting for a CPU). Returns 1 when a stack was read, 0 for a
+ * otherwise its previous stack is repeated. credit_cpu: the CPU it used since its last sample
+ * goes to the stack read (a contended thread, most likely waiting for a CPU). Returns 1 when a stack was read, 0 for a
  * repeat, -1 when nothing could be recorded (running after all, no thread state, busy).
  */
 int pyi_handler_observe_off_cpu(struct pyi_session *s, int index, uint64_t seen_cpu, int ran,
 				int credit_cpu);
+/*
+ * Sampler thread, at the end of a session or of a thread (exited: the CPU it had at the last
+ * look stands): the thread's CPU time that no sample covered yet (less than an interval for a
+ * thread that ran steadily; more for one that ran in moments too short for its timer to
+ * fire, such as an idle worker waking) and its time since the last record go to its last
+ * stack.
+ */
+void pyi_handler_flush_cpu(struct pyi_session *s, int index, int exited);
 /* What a slot's timer carries in si_value (session tag, registration serial, slot index). */
 uint64_t pyi_handler_timer_value(const struct pyi_session *s, int index, uint32_t serial);
 /* Waits (up to a second) until no sampling handler is running. Call after clearing
