@@ -8,7 +8,8 @@
  *   - read the active session (published with release before any timer exists), write its
  *     atomics, and write the calling thread's own registry slot and scratch buffer, only
  *     while holding the slot's busy flag (pyi_handler_observe_off_cpu runs the same walk
- *     on the sampler thread for a thread that is off the CPU, under the same flag);
+ *     on the sampler thread for a thread that is off the CPU, and pyi_handler_flush_cpu
+ *     credits a thread's last CPU time from there, under the same flag);
  *   - use initial-exec TLS declared in this file (never general-dynamic TLS: __tls_get_addr
  *     may allocate).
  * It never allocates, locks, uses stdio or calls the Python API, and it saves errno.

@@ -393,8 +393,9 @@ static int look_at_thread(struct pyi_session *s, int index, int last)
 		return 0; /* exited: the next listing lets the slot go */
 	uint64_t cpu = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 	int ran = cpu != slot->seen_cpu || slot->never_looked;
-	if (ran && (clock_gettime(slot->cpu_clock, &again) != 0 || again.tv_sec != ts.tv_sec ||
-		    again.tv_nsec != ts.tv_nsec)) {
+	if (ran && clock_gettime(slot->cpu_clock, &again) != 0)
+		return 0; /* exited between the reads */
+	if (ran && (again.tv_sec != ts.tv_sec || again.tv_nsec != ts.tv_nsec)) {
 		slot->seen_cpu = (uint64_t)again.tv_sec * 1000000000u + (uint64_t)again.tv_nsec;
 		note_running(s, slot, slot->seen_cpu);
 		/* One signal at a time: a thread that blocks it must not pile them up. */

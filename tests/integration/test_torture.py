@@ -106,6 +106,12 @@ def check_readable(t, path, p):
     c = Stacks(r.out)
     t.check(not c.bad_lines, "every collapsed line of %s is `frames COUNT`" % name,
             "no malformed lines", [pyitest.clip(l, 300) for l in c.bad_lines[:3]])
+    # No thread can have used more CPU than the machine's CPUs had in the session (a thread
+    # that exits between two reads of its clock once left a garbage CPU figure behind).
+    most_cpu = (os.cpu_count() or 1) * (p.last_sample_ns + 10 ** 9)
+    t.check(p.cpu_ns <= most_cpu, "%s: the CPU time in the samples is possible" % name,
+            "<= %.1f s (every CPU for the whole session)" % (most_cpu / 1e9),
+            "%.1f s" % (p.cpu_ns / 1e9))
     # Samples without a Python frame (a native thread, a thread before its first call) have
     # no collapsed line; each line's microseconds are rounded.
     most = p.wall_ns // 1000 + len(c.lines)
