@@ -23,7 +23,8 @@ Columns:
   handler         ns per run of the agent's signal handler, as the agent itself measures it
                   (profile counters handler_ns / handler_runs), median over rounds
   wall/cpu err    |reported share - true share| in percentage points, per function. The truth
-                  is what the same runs measured around large blocks (bench/workloads/benchlib.py);
+                  is what the bare runs measured around large blocks (bench/workloads/benchlib.py),
+                  or for threaded workloads the profiled run itself;
                   the reported share is pooled over all rounds, from `pyinstr-report --format
                   collapsed` (wall: microseconds; cpu: with --metric cpu). The bench also
                   reads each profile itself (docs/FORMAT.md) and notes where the file's
@@ -538,11 +539,13 @@ def summarize(label, wl, cfg, pairs):
             notes.append("lost: " + ", ".join("%s %d" % kv for kv in sorted(lost.items())))
     if not wl.cost_only:
         names = wl.funcs
-        # Every run measures its own truth, and each profile is held to its own run's: how
-        # four threads share the GIL, for one, changes from run to run (a 33/67 wall split
-        # in one run, 21/79 in the next, on the same machine).
-        truth_wall = pooled_shares(profs, "wall", names, "truth")
-        truth_cpu = pooled_shares(profs, "cpu", names, "truth")
+        # The truth is the bare runs': a profiler that slows some functions more than others
+        # (cProfile) changes the program's own timings, and must not be judged by them. But
+        # how threads share the GIL changes from run to run (threads4: a 33/67 wall split in
+        # one run, 21/79 in the next), so threaded workloads are held to their own run's.
+        judge = profs if wl.threaded else bares
+        truth_wall = pooled_shares(judge, "wall", names, "truth")
+        truth_cpu = pooled_shares(judge, "cpu", names, "truth")
         rep_wall = pooled_shares(profs, "wall", names, "reported")
         rep_cpu = pooled_shares(profs, "cpu", names, "reported")
         if wl.threaded and cfg.profiler in ("cProfile", "pyinstrument"):

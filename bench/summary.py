@@ -83,8 +83,9 @@ def main():
                  "all d100 (baseline)", "all d1000 (baseline)"], lines))
 
     workloads = ("fib", "deep300", "split7030", "sleepmix", "threads4", "asyncio", "idle50")
-    for iv, note in (("1ms", "about 2,000 samples per run, 10,000 pooled over 5 runs"),
-                     ("100us", "about 20,000 samples per run")):
+    for iv, note in (("1ms", "a running thread is sampled once per kernel tick: about 500 "
+                             "timer samples per 2 s run, 2,500 pooled over 5 runs"),
+                     ("100us", "the same ticks; threads off the CPU looked at more often")):
         print("\n**Accuracy at %s**: largest |reported - true| share over the workload's "
               "functions, in points, wall / cpu (%s)\n" % (iv, note))
         lines = []
