@@ -55,7 +55,7 @@ static uint64_t mono_now(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	return pyi_timespec_ns(&ts);
 }
 
 static void record_sample(struct pyi_session *s, struct pyi_thread_slot *slot, int depth,
@@ -80,26 +80,16 @@ static void record_sample(struct pyi_session *s, struct pyi_thread_slot *slot, i
 		f[i].instr = slot->scratch[i].instr;
 	}
 	pyi_ring_commit_sigsafe(s->ring, r);
-	atomic_fetch_add_explicit(&s->counters.samples, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit((flags & PYI_SAMPLE_REPEAT) ? &s->counters.repeats
+							  : &s->counters.samples,
+				  1, memory_order_relaxed);
 }
 
 /* More time for the thread's previous stack, without reading it again. */
 static void record_repeat(struct pyi_session *s, struct pyi_thread_slot *slot, uint64_t now,
 			  uint64_t wall_ns, uint64_t cpu_ns)
 {
-	struct pyi_ring_sample *r = pyi_ring_reserve_sigsafe(s->ring, sizeof(*r));
-	if (!r)
-		return;
-	r->serial = atomic_load_explicit(&slot->serial, memory_order_relaxed);
-	r->tid = (uint32_t)slot->tid;
-	r->time_ns = now - s->start_mono_ns;
-	r->wall_ns = wall_ns;
-	r->cpu_ns = cpu_ns;
-	r->flags = PYI_SAMPLE_REPEAT;
-	r->depth = 0;
-	r->reserved = 0;
-	pyi_ring_commit_sigsafe(s->ring, r);
-	atomic_fetch_add_explicit(&s->counters.repeats, 1, memory_order_relaxed);
+	record_sample(s, slot, 0, PYI_SAMPLE_REPEAT, now, wall_ns, cpu_ns);
 }
 
 /* The time the thread spent off the CPU since the slot's wall mark (the span's length less
@@ -114,11 +104,6 @@ static uint64_t take_off_cpu(struct pyi_thread_slot *slot, uint64_t now, uint64_
 	if (cpu > slot->mark_wall_cpu)
 		slot->mark_wall_cpu = cpu;
 	return span > ran ? span - ran : 0;
-}
-
-static uint64_t timespec_ns(const struct timespec *ts)
-{
-	return (uint64_t)ts->tv_sec * 1000000000u + (uint64_t)ts->tv_nsec;
 }
 
 /* The value our timers carry in si_value: which session, which slot, which registration. */
@@ -248,7 +233,7 @@ static void on_sample_signal(int signo, siginfo_t *info, void *uctx)
 	}
 	struct timespec cpu_ts;
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu_ts);
-	uint64_t cpu_now = timespec_ns(&cpu_ts);
+	uint64_t cpu_now = pyi_timespec_ns(&cpu_ts);
 
 	if (sigsetjmp(guard_env, 0)) {
 		walk_faulted(s);
@@ -317,7 +302,7 @@ int pyi_handler_observe_off_cpu(struct pyi_session *s, int index, uint64_t seen_
 		return -1;
 	if (clock_gettime(slot->cpu_clock, &before) != 0)
 		goto out;
-	uint64_t cpu = timespec_ns(&before);
+	uint64_t cpu = pyi_timespec_ns(&before);
 	uint64_t now = mono_now();
 	if (cpu != seen_cpu)
 		goto out; /* it is running again */
@@ -394,7 +379,7 @@ void pyi_handler_flush_cpu(struct pyi_session *s, int index, int exited)
 		return;
 	/* An exited thread's clock is gone: its CPU as last seen stands. */
 	if (slot->has_stack && (exited || clock_gettime(slot->cpu_clock, &ts) == 0)) {
-		uint64_t cpu = exited ? slot->seen_cpu : timespec_ns(&ts), now = mono_now();
+		uint64_t cpu = exited ? slot->seen_cpu : pyi_timespec_ns(&ts), now = mono_now();
 		uint64_t unsampled = cpu > slot->mark_cpu ? cpu - slot->mark_cpu : 0;
 		uint64_t off = exited ? 0 : take_off_cpu(slot, now, cpu);
 		if (unsampled || off)

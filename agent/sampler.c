@@ -54,7 +54,7 @@ uint64_t pyi_now_ns(clockid_t clock)
 	struct timespec ts;
 	if (clock_gettime(clock, &ts) != 0)
 		return 0;
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	return pyi_timespec_ns(&ts);
 }
 
 /* glibc's encoding of a thread's CPU clock (pthread_getcpuclockid does the same):
@@ -267,42 +267,43 @@ static int send_sample_signal(struct pyi_session *s, int index)
 	return (int)syscall(SYS_rt_tgsigqueueinfo, s->pid, slot->tid, s->signo, &si);
 }
 
-/* The thread's total wait on a run queue (ns), from /proc/self/task/TID/schedstat. */
-static int read_run_delay(pid_t tid, uint64_t *delay)
+/* Reads /proc/self/task/TID/NAME into buf (NUL-terminated); the length, or -1. */
+static ssize_t read_task_file(pid_t tid, const char *name, char *buf, size_t size)
 {
-	char path[64], buf[128];
-	unsigned long long ran, waited;
-	snprintf(path, sizeof(path), "/proc/self/task/%d/schedstat", (int)tid);
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/self/task/%d/%s", (int)tid, name);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	ssize_t n = read(fd, buf, size - 1);
 	close(fd);
 	if (n <= 0)
 		return -1;
 	buf[n] = '\0';
-	if (sscanf(buf, "%llu %llu", &ran, &waited) != 2)
+	return n;
+}
+
+/* The thread's total wait on a run queue (ns), from its schedstat. */
+static int read_run_delay(pid_t tid, uint64_t *delay)
+{
+	char buf[128];
+	unsigned long long ran, waited;
+	if (read_task_file(tid, "schedstat", buf, sizeof(buf)) < 0 ||
+	    sscanf(buf, "%llu %llu", &ran, &waited) != 2)
 		return -1;
 	*delay = waited;
 	return 0;
 }
 
-/* Whether the thread blocks signal signo now (SigBlk in /proc/self/task/TID/status); -1 when
- * that cannot be read. */
+/* Whether the thread blocks signal signo now (SigBlk in its status); -1 when that cannot be
+ * read. */
 static int blocks_signal(pid_t tid, int signo)
 {
-	char path[64], buf[2048];
-	snprintf(path, sizeof(path), "/proc/self/task/%d/status", (int)tid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	const char *line = strstr(buf, "\nSigBlk:");
+	char buf[2048];
 	unsigned long long mask;
+	if (read_task_file(tid, "status", buf, sizeof(buf)) < 0)
+		return -1;
+	const char *line = strstr(buf, "\nSigBlk:");
 	if (!line || sscanf(line + 8, "%llx", &mask) != 1)
 		return -1;
 	return (int)((mask >> (signo - 1)) & 1);
@@ -350,8 +351,13 @@ static void check_signal_mask(struct pyi_session *s, struct pyi_thread_slot *slo
 static int check_contention(struct pyi_session *s, struct pyi_thread_slot *slot, uint64_t now)
 {
 	uint64_t delay;
-	if (slot->timer_state != PYI_TIMER_FAST || read_run_delay(slot->tid, &delay) != 0)
+	/* A thread that has not run since the last check has nothing new to say: the window
+	 * just grows (its run-queue wait can only have grown if it was starved outright, which
+	 * the next check after it runs sees). 50 idle threads cost no reads. */
+	if (slot->timer_state != PYI_TIMER_FAST || slot->seen_cpu == slot->contention_checked_cpu ||
+	    read_run_delay(slot->tid, &delay) != 0)
 		return slot->contended;
+	slot->contention_checked_cpu = slot->seen_cpu;
 	if (slot->delay_seen_at && now > slot->delay_seen_at) {
 		double share = (double)(delay - slot->delay_seen) / (double)(now - slot->delay_seen_at);
 		if (!slot->contended && share > CONTENDED_ABOVE) {
@@ -391,12 +397,12 @@ static int look_at_thread(struct pyi_session *s, int index, int last)
 	struct timespec ts, again;
 	if (clock_gettime(slot->cpu_clock, &ts) != 0)
 		return 0; /* exited: the next listing lets the slot go */
-	uint64_t cpu = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	uint64_t cpu = pyi_timespec_ns(&ts);
 	int ran = cpu != slot->seen_cpu || slot->never_looked;
 	if (ran && clock_gettime(slot->cpu_clock, &again) != 0)
 		return 0; /* exited between the reads */
 	if (ran && (again.tv_sec != ts.tv_sec || again.tv_nsec != ts.tv_nsec)) {
-		slot->seen_cpu = (uint64_t)again.tv_sec * 1000000000u + (uint64_t)again.tv_nsec;
+		slot->seen_cpu = pyi_timespec_ns(&again);
 		note_running(s, slot, slot->seen_cpu);
 		/* One signal at a time: a thread that blocks it must not pile them up. */
 		if (slot->contended && !last && !slot->blocks_ours &&

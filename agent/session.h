@@ -56,6 +56,7 @@ struct pyi_thread_slot {
 	int native;              /* proved to have no thread state: timer slowed down */
 	int contended;           /* waits for a CPU often: sampled by signals from here */
 	uint64_t delay_seen, delay_seen_at; /* its run-queue wait (schedstat), and when read */
+	uint64_t contention_checked_cpu;    /* its CPU clock at that read */
 	uint32_t sent;           /* signals sent to it from here */
 	int blocks_ours;         /* it blocks the sampling signal: no timer meanwhile */
 	int blocked_checks;      /* checks in a row that found it so */
@@ -213,6 +214,10 @@ void pyi_writer_forget(struct pyi_session *s);
 void pyi_writer_finish(struct pyi_session *s, int reason);
 
 uint64_t pyi_now_ns(clockid_t clock);
+static inline uint64_t pyi_timespec_ns(const struct timespec *ts)
+{
+	return (uint64_t)ts->tv_sec * 1000000000u + (uint64_t)ts->tv_nsec;
+}
 /* Sleeps until the CLOCK_MONOTONIC time deadline_ns, or until stop is set (non-zero then). */
 int pyi_session_sleep_until(struct pyi_session *s, uint64_t deadline_ns, _Atomic int *stop);
 
