@@ -115,6 +115,8 @@ uint64_t pyi_handler_timer_value(const struct pyi_session *s, int index, uint32_
 /*
  * Walks this thread's stack and interns each code object, leaving code ids (not pointers)
  * in slot->scratch[i].code. Returns the depth, or -1 when the thread has no Python state.
+ * The walk's frame memo already knows the ids of most frames (those still running the code
+ * object they ran at the previous sample); the others are interned here and remembered.
  */
 static int walk_and_intern(struct pyi_session *s, struct pyi_thread_slot *slot,
 			   uintptr_t ts, uint32_t *flags)
@@ -132,46 +134,24 @@ static int walk_and_intern(struct pyi_session *s, struct pyi_thread_slot *slot,
 	if (!ts)
 		return -1;
 	int depth = pyi_loader_walk_sigsafe(py, ts, slot->scratch, (int)s->cfg.max_depth,
-					    &walk_flags);
+					    &slot->frames, &walk_flags);
 	for (int i = 0; i < depth; i++) {
-		uintptr_t code = slot->scratch[i].code;
-		struct pyi_memo_frame *m = &slot->memo[depth - 1 - i];
-		struct pyi_code_ident ident;
-		uint32_t id = 0;
-		int here = depth - 1 - i < slot->memo_depth;
-		uintptr_t qualname;
-		if (here && code && m->frame == slot->scratch[i].frame && m->code == code && m->id &&
-		    pyi_loader_code_qualname_sigsafe(py, code, &qualname) == 0 &&
-		    qualname == m->ident.qualname) {
-			/* The same code object address, with the same name, in the same frame
-			 * at the same height as in this thread's previous sample: almost always
-			 * the very same frame, whose code object it kept alive, so the rest of
-			 * its identity is not read again (a third of the walk's cost). Code
-			 * freed and re-allocated at the same address with a name at the same
-			 * address, run in the same frame slot, would keep the old entry; the
-			 * full identity check below is no proof against that either. */
-			id = m->id;
-		} else if (code && pyi_loader_code_ident_sigsafe(py, code, &ident) == 0) {
-			if (here && m->code == code && m->id &&
-			    pyi_intern_same_ident(&m->ident, &ident)) {
-				id = m->id;
-			} else {
-				id = pyi_intern_code_as_sigsafe(s->intern, py, code, &ident,
-								&interning_id);
-				m->code = code;
-				m->ident = ident;
-				m->id = id;
-			}
-			m->frame = slot->scratch[i].frame;
+		struct pyi_raw_frame *raw = &slot->scratch[i];
+		uint32_t id = raw->id;
+		if (!id && raw->code) {
+			id = pyi_intern_code_sigsafe(s->intern, py, raw->code, &interning_id);
+			struct pyi_frame_memo_entry *known =
+				pyi_frame_memo_entry_of(&slot->frames, raw);
+			if (known)
+				known->id = id;
 		}
 		if (!id) {
 			*flags |= PYI_SAMPLE_PARTIAL;
 			atomic_fetch_add_explicit(&s->counters.unknown_frames, 1,
 						  memory_order_relaxed);
 		}
-		slot->scratch[i].code = id;
+		raw->code = id;
 	}
-	slot->memo_depth = depth;
 	if (walk_flags & PYI_WALK_TRUNCATED) {
 		*flags |= PYI_SAMPLE_TRUNCATED;
 		atomic_fetch_add_explicit(&s->counters.truncated, 1, memory_order_relaxed);

@@ -22,6 +22,8 @@ struct pyi_ring {
 	_Atomic uint64_t head; /* next byte producers reserve (monotonic) */
 	_Atomic uint64_t tail; /* next byte the consumer reads (monotonic) */
 	_Atomic uint64_t dropped;
+	size_t prepared; /* consumer only: bytes from buf known to be backed by pages */
+	int prepare_failed; /* consumer only: the kernel cannot populate ahead */
 };
 
 /* Maps capacity bytes (rounded up to a power of two, at least 4 KiB). 0 or -errno.
@@ -44,5 +46,15 @@ const void *pyi_ring_peek(struct pyi_ring *r, uint32_t *len);
 void pyi_ring_pop(struct pyi_ring *r);
 
 uint64_t pyi_ring_dropped(struct pyi_ring *r);
+
+/* Consumer only: makes the pages producers write next, up to ahead bytes past head, present
+ * in memory, so that a signal handler's record does not take a page fault (the kernel zero
+ * fills a page on first touch: microseconds, a third of a deep sample's cost). Does nothing
+ * once the whole ring has been through, or where the kernel cannot (before Linux 5.14). */
+void pyi_ring_prepare(struct pyi_ring *r, size_t ahead);
+
+/* Consumer only: after a fork, the child's pages are shared with the parent until written;
+ * prepare them again. */
+void pyi_ring_forget_prepared(struct pyi_ring *r);
 
 #endif

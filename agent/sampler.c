@@ -118,10 +118,7 @@ static void release_slot(struct pyi_session *s, int index)
 	/* The thread has exited, so no handler of it can hold the slot. */
 	pyi_handler_flush_cpu(s, index, 1);
 	drop_timer(slot);
-	free(slot->scratch);
-	free(slot->memo);
-	slot->scratch = NULL;
-	slot->memo = NULL;
+	pyi_slot_buffers_free(slot);
 	atomic_store_explicit(&slot->serial, 0, memory_order_relaxed);
 }
 
@@ -134,18 +131,11 @@ static int register_thread(struct pyi_session *s, pid_t tid, uint64_t now)
 			continue;
 		if (i >= s->slots_hi)
 			s->slots_hi = i + 1;
-		struct pyi_raw_frame *scratch = calloc(s->cfg.max_depth, sizeof(*scratch));
-		struct pyi_memo_frame *memo = calloc(s->cfg.max_depth, sizeof(*memo));
-		if (!scratch || !memo) {
-			free(scratch);
-			free(memo);
-			break;
-		}
 		memset(slot, 0, sizeof(*slot));
+		if (pyi_slot_buffers_alloc(slot, s->cfg.max_depth) != 0)
+			break;
 		slot->tid = tid;
 		slot->cpu_clock = thread_cpu_clock(tid);
-		slot->scratch = scratch;
-		slot->memo = memo;
 		slot->timer_state = PYI_TIMER_NONE;
 		uint64_t cpu = pyi_now_ns(slot->cpu_clock);
 		slot->mark_wall = now;

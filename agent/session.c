@@ -49,6 +49,7 @@ static int prepare_buffers(const struct pyi_config *cfg)
 		atomic_store(&ring.head, 0);
 		atomic_store(&ring.tail, 0);
 		atomic_store(&ring.dropped, 0);
+		pyi_ring_forget_prepared(&ring);
 		return 0;
 	}
 	rc = pyi_ring_init(&ring, cfg->buffer_bytes);
@@ -67,6 +68,31 @@ static int prepare_buffers(const struct pyi_config *cfg)
 	}
 	buffers_ready = 1;
 	return 0;
+}
+
+int pyi_slot_buffers_alloc(struct pyi_thread_slot *slot, uint32_t max_depth)
+{
+	/* A memo as long as the deepest stack keeps the frames of stacks hundreds deep apart. */
+	uint32_t entries = 1024;
+	while (entries < max_depth)
+		entries <<= 1;
+	slot->scratch = calloc(max_depth, sizeof(*slot->scratch));
+	slot->frames.entries = calloc(entries, sizeof(*slot->frames.entries));
+	slot->frames.mask = entries - 1;
+	if (!slot->scratch || !slot->frames.entries) {
+		pyi_slot_buffers_free(slot);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void pyi_slot_buffers_free(struct pyi_thread_slot *slot)
+{
+	free(slot->scratch);
+	free(slot->frames.entries);
+	slot->scratch = NULL;
+	slot->frames.entries = NULL;
+	slot->frames.mask = 0;
 }
 
 static int start_thread(pthread_t *t, void *(*fn)(void *), void *arg)
@@ -210,10 +236,7 @@ void pyi_session_stop(struct pyi_session *s, uint32_t reason)
 	atomic_store(&intern.full, 0);
 	for (int i = 0; i < s->slots_hi; i++) {
 		struct pyi_thread_slot *slot = &s->slots[i];
-		free(slot->scratch);
-		free(slot->memo);
-		slot->scratch = NULL;
-		slot->memo = NULL;
+		pyi_slot_buffers_free(slot);
 		atomic_store(&slot->serial, 0);
 	}
 	if (s->handlers_installed)
@@ -237,10 +260,7 @@ void pyi_session_abandon_in_child(struct pyi_session *s)
 	}
 	atomic_store(&intern.filling, 0);
 	for (int i = 0; i < s->slots_hi; i++) {
-		free(s->slots[i].scratch);
-		free(s->slots[i].memo);
-		s->slots[i].scratch = NULL;
-		s->slots[i].memo = NULL;
+		pyi_slot_buffers_free(&s->slots[i]);
 		atomic_store(&s->slots[i].serial, 0);
 		atomic_store(&s->slots[i].busy, 0);
 		s->slots[i].timer_state = PYI_TIMER_NONE; /* timers are not inherited */

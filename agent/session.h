@@ -27,15 +27,6 @@
 
 #define PYI_MAX_THREADS 4096
 
-/* A frame of a thread's previous sample: most of a stack is the same from one sample to the
- * next, and a code object found at the same place is confirmed by its identity alone. */
-struct pyi_memo_frame {
-	uintptr_t frame;
-	uintptr_t code;
-	struct pyi_code_ident ident;
-	uint32_t id;
-};
-
 /*
  * One sampled OS thread. Fields are the sampler's unless marked otherwise. The "marks" and
  * the walk buffers belong to whoever holds busy: the thread's own handler, or the sampler
@@ -75,8 +66,7 @@ struct pyi_thread_slot {
 	_Atomic uintptr_t tstate;            /* the thread's PyThreadState, last seen */
 	uintptr_t pthread;                   /* the thread's pthread_t, with tstate */
 	struct pyi_raw_frame *scratch;       /* max_depth frames for the walk */
-	struct pyi_memo_frame *memo;         /* the previous stack, root first */
-	int memo_depth;
+	struct pyi_frame_memo frames;        /* what the walks of this thread validated */
 };
 
 enum { PYI_TIMER_NONE, PYI_TIMER_FAST, PYI_TIMER_SLOW, PYI_TIMER_FAILED, PYI_TIMER_GIVEN_UP };
@@ -168,6 +158,11 @@ int pyi_session_resume(struct pyi_session *s);
 void pyi_session_abandon_in_child(struct pyi_session *s);
 
 /* handler.c */
+/* A slot's walk buffers (scratch frames and frame memo), made when a thread registers and
+ * freed when its slot is let go. 0 or -ENOMEM (nothing left allocated). */
+int pyi_slot_buffers_alloc(struct pyi_thread_slot *slot, uint32_t max_depth);
+void pyi_slot_buffers_free(struct pyi_thread_slot *slot);
+
 int pyi_handler_install(struct pyi_session *s);
 void pyi_handler_uninstall(struct pyi_session *s);
 /* Re-installs the fault guard if the program replaced it (faulthandler.enable() does),

@@ -25,6 +25,9 @@
 
 #define FLUSH_NS 100000000u  /* DESIGN asks for at most 250 ms */
 #define POLL_NS 20000000u
+/* Ring pages made present ahead of the producers: far more than a poll's worth of records
+ * (16 KiB a sample at the deepest stacks, 250 samples a second a thread). */
+#define PREPARE_AHEAD ((size_t)1 << 20)
 #define FLUSH_BYTES (256u << 10)
 #define LINE_CACHE_SIZE 65536u
 
@@ -421,6 +424,7 @@ void *pyi_writer_main(void *arg)
 	struct pyi_session *s = arg;
 	s->agent_tids[1] = (pid_t)syscall(SYS_gettid);
 	while (!atomic_load_explicit(&s->writer_stop, memory_order_acquire)) {
+		pyi_ring_prepare(s->ring, PREPARE_AHEAD);
 		if (pyi_session_sleep_until(s, pyi_now_ns(CLOCK_MONOTONIC) + POLL_NS,
 					    &s->writer_stop))
 			break;

@@ -98,11 +98,38 @@ int pyi_loader_holds_gil_sigsafe(const struct pyi_python *py, uintptr_t tstate);
 
 /* One frame as the walker found it: a live code object and an instruction offset in the
  * unit that pyi_linetable_line() takes for this version (-1: not started), and the frame's
- * own address (0 for a frame that failed validation). */
+ * own address (0 for a frame that failed validation). id is the caller's id of the code
+ * object when the frame memo knew it (0 otherwise), memo the memo entry that holds this
+ * frame, plus one (0: none). */
 struct pyi_raw_frame {
 	uintptr_t code;
 	uintptr_t frame;
 	int32_t instr;
+	uint32_t id;
+	uint32_t memo;
+};
+
+/*
+ * A thread's frame memo: the frames its walks validated, by frame address. Most of a stack is
+ * the same from one sample to the next, and a frame that still runs the code object it ran
+ * last time holds that code object alive: the walk then trusts it without reading the code
+ * object again (its type, length and first traceable instruction are remembered), and the
+ * caller keeps its own id for it here. One table per thread, owned by whoever walks that
+ * thread; entries are overwritten freely (a collision only costs a full validation).
+ * Limit: a code object freed and another allocated at the same address, then run in a frame
+ * at the same address, is taken for the old one.
+ */
+struct pyi_frame_memo_entry {
+	uintptr_t frame;
+	uintptr_t code;
+	int64_t units;           /* the code's length in code units (3.11+) */
+	int32_t first_traceable; /* 3.11+ */
+	uint32_t id;             /* the caller's; 0 until it sets one */
+};
+
+struct pyi_frame_memo {
+	struct pyi_frame_memo_entry *entries;
+	uint32_t mask; /* entries - 1; the count is a power of two */
 };
 
 enum pyi_walk_flag {
@@ -112,12 +139,18 @@ enum pyi_walk_flag {
 
 /*
  * Walks tstate's Python frames, leaf first, into out[0..max). Skips frames that are not
- * Python frames or are incomplete (shim/entry frames, frames before RESUME). Returns the
- * number of frames stored; *flags gets PYI_WALK_* bits. Bounded: at most a fixed multiple
- * of max iterations. Async-signal-safe.
+ * Python frames or are incomplete (shim/entry frames, frames before RESUME). memo (may be
+ * NULL) is the thread's frame memo, consulted and updated. Returns the number of frames
+ * stored; *flags gets PYI_WALK_* bits. Bounded: at most a fixed multiple of max iterations.
+ * Async-signal-safe.
  */
 int pyi_loader_walk_sigsafe(const struct pyi_python *py, uintptr_t tstate,
-			    struct pyi_raw_frame *out, int max, unsigned *flags);
+			    struct pyi_raw_frame *out, int max, struct pyi_frame_memo *memo,
+			    unsigned *flags);
+
+/* The memo entry of out's frame, when it still holds that frame and code; else NULL. */
+struct pyi_frame_memo_entry *pyi_frame_memo_entry_of(struct pyi_frame_memo *memo,
+						     const struct pyi_raw_frame *out);
 
 /* The fields that identify a code object; compared to detect a freed and reused address. */
 struct pyi_code_ident {
@@ -131,10 +164,6 @@ struct pyi_code_ident {
 int pyi_loader_code_ident_sigsafe(const struct pyi_python *py, uintptr_t code,
 				  struct pyi_code_ident *ident);
 
-/* Reads code's qualname pointer only (one load): a cheap re-check of a code object already
- * known. 0, or -1. Async-signal-safe. */
-int pyi_loader_code_qualname_sigsafe(const struct pyi_python *py, uintptr_t code,
-				     uintptr_t *qualname);
 
 /*
  * Copies str object s as UTF-8 into buf (at most cap bytes, cut on a character boundary,

@@ -240,11 +240,59 @@ int pyi_loader_holds_gil_sigsafe(const struct pyi_python *py, uintptr_t tstate)
 struct walk {
 	const struct pyi_layout *L;
 	struct pyi_raw_frame *out;
+	struct pyi_frame_memo *memo;
 	int max;
 	int n;
 	unsigned flags;
 	long budget; /* frames (of any kind) still allowed to be visited */
 };
+
+/* Frames are at least 64 bytes apart (3.11+ data-stack frames, 3.8-3.10 frame objects), so
+ * the frames of a stack up to mask * 32 bytes long each get an entry of their own. */
+static struct pyi_frame_memo_entry *memo_slot(struct pyi_frame_memo *memo, uintptr_t frame)
+{
+	return &memo->entries[(frame >> 5) & memo->mask];
+}
+
+struct pyi_frame_memo_entry *pyi_frame_memo_entry_of(struct pyi_frame_memo *memo,
+						     const struct pyi_raw_frame *out)
+{
+	struct pyi_frame_memo_entry *e;
+
+	if (!memo || !out->memo || out->memo - 1 > memo->mask)
+		return NULL;
+	e = &memo->entries[out->memo - 1];
+	return e->frame == out->frame && e->code == out->code ? e : NULL;
+}
+
+/* The memo's entry for frame when it last ran code (its code object need not be read
+ * again), or NULL. */
+static struct pyi_frame_memo_entry *memo_hit(struct walk *w, uintptr_t frame, uintptr_t code)
+{
+	struct pyi_frame_memo_entry *e;
+
+	if (!w->memo)
+		return NULL;
+	e = memo_slot(w->memo, frame);
+	return e->frame == frame && e->code == code ? e : NULL;
+}
+
+/* Remembers a frame whose code object was just validated; returns its entry index + 1. */
+static uint32_t memo_store(struct walk *w, uintptr_t frame, uintptr_t code, int64_t units,
+			   int32_t first_traceable)
+{
+	struct pyi_frame_memo_entry *e;
+
+	if (!w->memo)
+		return 0;
+	e = memo_slot(w->memo, frame);
+	e->frame = frame;
+	e->code = code;
+	e->units = units;
+	e->first_traceable = first_traceable;
+	e->id = 0;
+	return (uint32_t)(e - w->memo->entries) + 1;
+}
 
 /* Records a frame that failed validation: code 0 where the frame would have been. */
 static void add_bad(struct walk *w)
@@ -254,14 +302,18 @@ static void add_bad(struct walk *w)
 		w->out[w->n].code = 0;
 		w->out[w->n].frame = 0;
 		w->out[w->n].instr = -1;
+		w->out[w->n].id = 0;
+		w->out[w->n].memo = 0;
 		w->n++;
 	} else {
 		w->flags |= PYI_WALK_TRUNCATED;
 	}
 }
 
-/* Records a good frame. Returns 0, or -1 when out is full (the walk stops, truncated). */
-static int add(struct walk *w, uintptr_t frame, uintptr_t code, int32_t instr)
+/* Records a good frame (known: its memo entry, or NULL). Returns 0, or -1 when out is full
+ * (the walk stops, truncated). */
+static int add(struct walk *w, uintptr_t frame, uintptr_t code, int32_t instr,
+	       const struct pyi_frame_memo_entry *known, uint32_t memo)
 {
 	if (w->n == w->max) {
 		w->flags |= PYI_WALK_TRUNCATED;
@@ -270,6 +322,8 @@ static int add(struct walk *w, uintptr_t frame, uintptr_t code, int32_t instr)
 	w->out[w->n].frame = frame;
 	w->out[w->n].code = code;
 	w->out[w->n].instr = instr;
+	w->out[w->n].id = known ? known->id : 0;
+	w->out[w->n].memo = known ? (uint32_t)(known - w->memo->entries) + 1 : memo;
 	w->n++;
 	return 0;
 }
@@ -297,10 +351,17 @@ static void walk_objects(struct walk *w, uintptr_t f)
 			w->flags |= PYI_WALK_PARTIAL; /* a loop: this frame is the last one */
 			back = 0;
 		}
-		if (pyi_peek_ptr(f + L->fr_code, &code) || !is_code(L, code) ||
-		    pyi_peek_i32(f + L->fr_instr, &lasti))
+		const struct pyi_frame_memo_entry *known = NULL;
+		uint32_t memo = 0;
+		if (pyi_peek_ptr(f + L->fr_code, &code) ||
+		    !((known = memo_hit(w, f, code)) || is_code(L, code)) ||
+		    pyi_peek_i32(f + L->fr_instr, &lasti)) {
 			add_bad(w);
-		else if (add(w, f, code, lasti))
+			continue;
+		}
+		if (!known)
+			memo = memo_store(w, f, code, 0, 0);
+		if (add(w, f, code, lasti, known, memo))
 			return;
 	}
 }
@@ -370,9 +431,17 @@ static enum chain_result walk_frames(struct walk *w, uintptr_t f, int check_root
 		 * until the frame starts; instr_ptr (3.13+) is the current instruction. Either
 		 * way CPython looks the line up at this unit. */
 		intptr_t bytes = 0;
-		int ok = is_code(L, code) && pyi_peek_ptr(f + L->fr_instr, &ip) == 0 &&
-			 pyi_peek_i32(code + L->co_firsttraceable, &first_traceable) == 0 &&
-			 pyi_peek_i64(code + L->ob_size, &units) == 0;
+		const struct pyi_frame_memo_entry *known = memo_hit(w, f, code);
+		uint32_t memo = 0;
+		int ok = pyi_peek_ptr(f + L->fr_instr, &ip) == 0;
+		if (ok && known) {
+			first_traceable = known->first_traceable;
+			units = known->units;
+		} else if (ok) {
+			ok = is_code(L, code) &&
+			     pyi_peek_i32(code + L->co_firsttraceable, &first_traceable) == 0 &&
+			     pyi_peek_i64(code + L->ob_size, &units) == 0;
+		}
 		if (ok) {
 			bytes = (intptr_t)(ip - (code + (uintptr_t)L->co_code_adaptive));
 			/* No upper bound on first_traceable: a value past the code's end means the
@@ -387,20 +456,23 @@ static enum chain_result walk_frames(struct walk *w, uintptr_t f, int check_root
 			add_bad(w);
 			continue;
 		}
+		if (!known)
+			memo = memo_store(w, f, code, units, first_traceable);
 		int32_t instr = (int32_t)(bytes / 2);
 		if (owner != L->owner_generator && instr < first_traceable)
 			continue; /* incomplete: still in the prologue before RESUME */
-		if (add(w, f, code, instr))
+		if (add(w, f, code, instr, known, memo))
 			return CHAIN_DONE;
 	}
 	return CHAIN_DONE;
 }
 
 int pyi_loader_walk_sigsafe(const struct pyi_python *py, uintptr_t tstate,
-			    struct pyi_raw_frame *out, int max, unsigned *flags)
+			    struct pyi_raw_frame *out, int max, struct pyi_frame_memo *memo,
+			    unsigned *flags)
 {
 	const struct pyi_layout *L = &py->layout;
-	struct walk w = { .L = L, .out = out, .max = max, .n = 0, .flags = 0 };
+	struct walk w = { .L = L, .out = out, .memo = memo, .max = max, .n = 0, .flags = 0 };
 	uintptr_t root = 0;
 
 	*flags = 0;
@@ -459,15 +531,6 @@ int pyi_loader_walk_sigsafe(const struct pyi_python *py, uintptr_t tstate,
 	}
 	*flags = w.flags;
 	return w.n;
-}
-
-int pyi_loader_code_qualname_sigsafe(const struct pyi_python *py, uintptr_t code,
-				     uintptr_t *qualname)
-{
-	const struct pyi_layout *L = &py->layout;
-	int32_t offset = L->co_qualname != NONE ? L->co_qualname : L->co_name;
-
-	return pyi_peek_ptr(code + (uintptr_t)offset, qualname);
 }
 
 int pyi_loader_code_ident_sigsafe(const struct pyi_python *py, uintptr_t code,

@@ -365,7 +365,7 @@ START_TEST(walk_untags_code_and_skips_entry_and_incomplete_frames)
 	unsigned flags = 99;
 
 	detect_ok();
-	int n = pyi_loader_walk_sigsafe(&py, ts, out, 16, &flags);
+	int n = pyi_loader_walk_sigsafe(&py, ts, out, 16, NULL, &flags);
 	ck_assert_int_eq(n, 3);
 	ck_assert_uint_eq(flags, 0);
 	ck_assert_uint_eq(out[0].code, co_leaf);
@@ -384,7 +384,7 @@ START_TEST(walk_keeps_the_leaf_end_when_truncating)
 	unsigned flags;
 
 	detect_ok();
-	ck_assert_int_eq(pyi_loader_walk_sigsafe(&py, ts, out, 2, &flags), 2);
+	ck_assert_int_eq(pyi_loader_walk_sigsafe(&py, ts, out, 2, NULL, &flags), 2);
 	ck_assert_uint_eq(flags, PYI_WALK_TRUNCATED);
 	ck_assert_uint_eq(out[0].code, co_leaf);
 	ck_assert_uint_eq(out[1].code, co_gen);
@@ -400,7 +400,7 @@ START_TEST(walk_records_a_frame_whose_code_is_not_a_code_object_as_unknown)
 
 	detect_ok();
 	set_ptr(leaf + FR_EXECUTABLE, make_ascii("not code"));
-	ck_assert_int_eq(pyi_loader_walk_sigsafe(&py, ts, out, 16, &flags), 3);
+	ck_assert_int_eq(pyi_loader_walk_sigsafe(&py, ts, out, 16, NULL, &flags), 3);
 	ck_assert_uint_eq(flags, PYI_WALK_PARTIAL);
 	ck_assert_uint_eq(out[0].code, 0);
 	ck_assert_uint_eq(out[1].code, co_gen);
@@ -416,9 +416,77 @@ START_TEST(walk_keeps_a_frame_that_points_to_itself_and_stops_there)
 
 	detect_ok();
 	set_ptr(leaf + FR_PREVIOUS, leaf);
-	ck_assert_int_eq(pyi_loader_walk_sigsafe(&py, ts, out, 16, &flags), 1);
+	ck_assert_int_eq(pyi_loader_walk_sigsafe(&py, ts, out, 16, NULL, &flags), 1);
 	ck_assert_uint_eq(flags, PYI_WALK_PARTIAL);
 	ck_assert_uint_eq(out[0].code, co_leaf);
+}
+END_TEST
+
+static struct pyi_frame_memo_entry memo_entries[64];
+static struct pyi_frame_memo memo = { memo_entries, 63 };
+
+START_TEST(walk_with_a_memo_finds_the_same_frames_and_hands_back_the_callers_ids)
+{
+	uintptr_t ts = build_stack();
+	struct pyi_raw_frame plain[16], out[16];
+	unsigned flags, plain_flags;
+
+	detect_ok();
+	memset(memo_entries, 0, sizeof(memo_entries));
+	ck_assert_int_eq(pyi_loader_walk_sigsafe(&py, ts, plain, 16, NULL, &plain_flags), 3);
+	ck_assert_int_eq(pyi_loader_walk_sigsafe(&py, ts, out, 16, &memo, &flags), 3);
+	ck_assert_uint_eq(flags, plain_flags);
+	for (int i = 0; i < 3; i++) {
+		ck_assert_uint_eq(out[i].code, plain[i].code);
+		ck_assert_uint_eq(out[i].frame, plain[i].frame);
+		ck_assert_int_eq(out[i].instr, plain[i].instr);
+		ck_assert_uint_eq(out[i].id, 0);
+		struct pyi_frame_memo_entry *e = pyi_frame_memo_entry_of(&memo, &out[i]);
+		ck_assert_ptr_nonnull(e);
+		e->id = 70 + (uint32_t)i;
+	}
+	/* The leaf moves on to its next instruction: read from the frame, not the memo. */
+	uintptr_t leaf = *(uintptr_t *)(ts + TS_CURRENT_FRAME);
+	set_ptr(leaf + FR_INSTR_PTR, co_leaf + CO_CODE + 2 * 6);
+	ck_assert_int_eq(pyi_loader_walk_sigsafe(&py, ts, out, 16, &memo, &flags), 3);
+	ck_assert_uint_eq(flags, 0);
+	ck_assert_int_eq(out[0].instr, 6);
+	for (int i = 0; i < 3; i++) {
+		ck_assert_uint_eq(out[i].code, plain[i].code);
+		ck_assert_uint_eq(out[i].id, 70 + (uint32_t)i);
+	}
+}
+END_TEST
+
+START_TEST(walk_with_a_memo_validates_a_frame_that_runs_another_code_object)
+{
+	uintptr_t ts = build_stack();
+	uintptr_t leaf = *(uintptr_t *)(ts + TS_CURRENT_FRAME);
+	struct pyi_raw_frame out[16];
+	unsigned flags;
+
+	detect_ok();
+	memset(memo_entries, 0, sizeof(memo_entries));
+	ck_assert_int_eq(pyi_loader_walk_sigsafe(&py, ts, out, 16, &memo, &flags), 3);
+	pyi_frame_memo_entry_of(&memo, &out[0])->id = 9;
+	/* The same frame now runs a code object still before RESUME (first traceable 3): it is
+	 * skipped, as a walk without memo would. */
+	uintptr_t other = make_code(make_ascii("other"), 10, 8, 3);
+	set_ptr(leaf + FR_EXECUTABLE, other);
+	set_ptr(leaf + FR_INSTR_PTR, other + CO_CODE + 2 * 1);
+	ck_assert_int_eq(pyi_loader_walk_sigsafe(&py, ts, out, 16, &memo, &flags), 2);
+	ck_assert_uint_eq(out[0].code, co_gen);
+	/* Past RESUME it is found, with no id: the caller interns it anew. */
+	set_ptr(leaf + FR_INSTR_PTR, other + CO_CODE + 2 * 4);
+	ck_assert_int_eq(pyi_loader_walk_sigsafe(&py, ts, out, 16, &memo, &flags), 3);
+	ck_assert_uint_eq(out[0].code, other);
+	ck_assert_int_eq(out[0].instr, 4);
+	ck_assert_uint_eq(out[0].id, 0);
+	/* And a frame whose "code" is no code object is unknown, memo or not. */
+	set_ptr(leaf + FR_EXECUTABLE, make_ascii("not code"));
+	ck_assert_int_eq(pyi_loader_walk_sigsafe(&py, ts, out, 16, &memo, &flags), 3);
+	ck_assert_uint_eq(flags, PYI_WALK_PARTIAL);
+	ck_assert_uint_eq(out[0].code, 0);
 }
 END_TEST
 
@@ -473,6 +541,8 @@ static Suite *fake_suite(void)
 	tcase_add_test(tc, walk_keeps_the_leaf_end_when_truncating);
 	tcase_add_test(tc, walk_records_a_frame_whose_code_is_not_a_code_object_as_unknown);
 	tcase_add_test(tc, walk_keeps_a_frame_that_points_to_itself_and_stops_there);
+	tcase_add_test(tc, walk_with_a_memo_finds_the_same_frames_and_hands_back_the_callers_ids);
+	tcase_add_test(tc, walk_with_a_memo_validates_a_frame_that_runs_another_code_object);
 	tcase_add_test(tc, code_identity_names_and_lines_come_out_as_utf8);
 	suite_add_tcase(s, tc);
 	return s;

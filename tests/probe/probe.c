@@ -90,10 +90,13 @@ static void put_str(struct out *o, uintptr_t s)
  */
 PROBE_API int pyi_probe_stack_max(char *buf, size_t cap, int max)
 {
-	static struct pyi_raw_frame frames[PROBE_MAX_FRAMES];
+	static struct pyi_raw_frame frames[PROBE_MAX_FRAMES], plain[PROBE_MAX_FRAMES];
+	/* Shared by every thread that calls in: entries are keyed by frame address. */
+	static struct pyi_frame_memo_entry memo_entries[4096];
+	static struct pyi_frame_memo memo = { memo_entries, 4095 };
 	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 	struct out o = { .buf = buf, .cap = cap };
-	unsigned flags;
+	unsigned flags, plain_flags;
 	int n;
 
 	pthread_once(&once, detect_once);
@@ -114,7 +117,21 @@ PROBE_API int pyi_probe_stack_max(char *buf, size_t cap, int max)
 		max = PROBE_MAX_FRAMES;
 
 	pthread_mutex_lock(&lock); /* frames[] is shared by the threads that call in */
-	n = pyi_loader_walk_sigsafe(&py, ts, frames, max, &flags);
+	/* Every walk goes twice, with the memo the agent keeps (whatever earlier calls left in
+	 * it) and without: a memo must never change what a walk finds. */
+	n = pyi_loader_walk_sigsafe(&py, ts, frames, max, &memo, &flags);
+	if (pyi_loader_walk_sigsafe(&py, ts, plain, max, NULL, &plain_flags) != n ||
+	    plain_flags != flags) {
+		pthread_mutex_unlock(&lock);
+		return fail(buf, cap, -5, "the walk with a frame memo differs from the walk without");
+	}
+	for (int i = 0; i < n; i++) {
+		if (frames[i].code != plain[i].code || frames[i].frame != plain[i].frame ||
+		    frames[i].instr != plain[i].instr) {
+			pthread_mutex_unlock(&lock);
+			return fail(buf, cap, -5, "a frame memo changed a frame the walk found");
+		}
+	}
 	put(&o, "#tstate=%#lx gil=%d flags=%u live=1\n", (unsigned long)ts,
 	    pyi_loader_holds_gil_sigsafe(&py, ts), flags);
 	for (int i = 0; i < n; i++) {
