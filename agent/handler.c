@@ -3,13 +3,15 @@
  *
  * This file is the signal-handler world. Code here may only:
  *   - call the loader's *_sigsafe functions, pyi_intern_code_sigsafe, the ring's *_sigsafe
- *     functions, clock_gettime, sigsetjmp/siglongjmp, and (through the loader)
- *     pthread_getspecific;
+ *     functions, clock_gettime, sigsetjmp/siglongjmp, __builtin_prefetch, and (through
+ *     the loader) pthread_getspecific;
  *   - read the active session (published with release before any timer exists), write its
- *     atomics, and write the calling thread's own registry slot and scratch buffer, only
- *     while holding the slot's busy flag (pyi_handler_observe_off_cpu runs the same walk
- *     on the sampler thread for a thread that is off the CPU, and pyi_handler_flush_cpu
- *     credits a thread's last CPU time from there, under the same flag);
+ *     atomics, and write the calling thread's own registry slot, scratch buffer and frame
+ *     memo, only while holding the slot's busy flag (pyi_handler_observe_off_cpu runs the
+ *     same walk on the sampler thread for a thread that is off the CPU, and
+ *     pyi_handler_flush_cpu credits a thread's last CPU time from there, under the same
+ *     flag); the slot's expiration count (counted_seq, expired) is the thread's own
+ *     handler's alone; the timer's schedule (arm_*) is read under its sequence number;
  *   - use initial-exec TLS declared in this file (never general-dynamic TLS: __tls_get_addr
  *     may allocate).
  * It never allocates, locks, uses stdio or calls the Python API, and it saves errno.
@@ -76,10 +78,12 @@ static void record_sample(struct pyi_session *s, struct pyi_thread_slot *slot, i
 	r->reserved = 0;
 	struct pyi_ring_frame *f = (struct pyi_ring_frame *)(r + 1);
 	for (int i = 0; i < depth; i++) {
-		f[i].code_id = (uint32_t)slot->scratch[i].code;
+		f[i].code_id = slot->scratch[i].id;
 		f[i].instr = slot->scratch[i].instr;
 	}
 	pyi_ring_commit_sigsafe(s->ring, r);
+	/* The thread's next sample is most likely as deep as this one. */
+	pyi_ring_warm_sigsafe(s->ring, len);
 	atomic_fetch_add_explicit((flags & PYI_SAMPLE_REPEAT) ? &s->counters.repeats
 							  : &s->counters.samples,
 				  1, memory_order_relaxed);
@@ -106,6 +110,47 @@ static uint64_t take_off_cpu(struct pyi_thread_slot *slot, uint64_t now, uint64_
 	return span > ran ? span - ran : 0;
 }
 
+/*
+ * The thread's CPU clock at a timer signal, from the timer's schedule: the kernel signals
+ * at the first tick after the clock passed an expiration and counts the ones it passed
+ * since in si_overrun, so arming time plus expirations times period is the last expiration
+ * passed, at most a period behind the clock and never ahead of it. Capped by the wall time
+ * since the last mark (a signal of an earlier arming, still queued when the timer was
+ * re-armed, could count against the new schedule). 0 when the arming is unknown.
+ */
+static uint64_t cpu_from_expirations(const struct pyi_thread_slot *slot, uint64_t now)
+{
+	uint32_t seq = atomic_load_explicit(&slot->arm_seq, memory_order_acquire);
+	uint64_t at = atomic_load_explicit(&slot->arm_cpu, memory_order_relaxed);
+	uint64_t period = atomic_load_explicit(&slot->arm_period, memory_order_relaxed);
+	atomic_thread_fence(memory_order_acquire);
+	if ((seq & 1) || !period || !at || seq != slot->counted_seq ||
+	    seq != atomic_load_explicit(&slot->arm_seq, memory_order_relaxed))
+		return 0;
+	uint64_t cpu = at + slot->expired * period;
+	uint64_t most = slot->mark_wall_cpu + (now > slot->mark_wall ? now - slot->mark_wall : 0);
+	return cpu < most ? cpu : most;
+}
+
+/* The calling thread's CPU clock: a system call. */
+static uint64_t own_cpu_clock(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return pyi_timespec_ns(&ts);
+}
+
+/* Counts a timer signal's expirations against the arming they belong to. */
+static void count_expirations(struct pyi_thread_slot *slot, const siginfo_t *info)
+{
+	uint32_t seq = atomic_load_explicit(&slot->arm_seq, memory_order_acquire);
+	if (seq != slot->counted_seq) {
+		slot->counted_seq = seq;
+		slot->expired = 0;
+	}
+	slot->expired += 1 + (uint64_t)(info->si_overrun > 0 ? info->si_overrun : 0);
+}
+
 /* The value our timers carry in si_value: which session, which slot, which registration. */
 uint64_t pyi_handler_timer_value(const struct pyi_session *s, int index, uint32_t serial)
 {
@@ -113,8 +158,8 @@ uint64_t pyi_handler_timer_value(const struct pyi_session *s, int index, uint32_
 }
 
 /*
- * Walks this thread's stack and interns each code object, leaving code ids (not pointers)
- * in slot->scratch[i].code. Returns the depth, or -1 when the thread has no Python state.
+ * Walks this thread's stack and interns each code object, leaving code ids in
+ * slot->scratch[i].id. Returns the depth, or -1 when the thread has no Python state.
  * The walk's frame memo already knows the ids of most frames (those still running the code
  * object they ran at the previous sample); the others are interned here and remembered.
  */
@@ -135,7 +180,7 @@ static int walk_and_intern(struct pyi_session *s, struct pyi_thread_slot *slot,
 		return -1;
 	int depth = pyi_loader_walk_sigsafe(py, ts, slot->scratch, (int)s->cfg.max_depth,
 					    &slot->frames, &walk_flags);
-	for (int i = 0; i < depth; i++) {
+	for (int i = 0; (walk_flags & PYI_WALK_NEW) && i < depth; i++) {
 		struct pyi_raw_frame *raw = &slot->scratch[i];
 		uint32_t id = raw->id;
 		if (!id && raw->code) {
@@ -150,7 +195,7 @@ static int walk_and_intern(struct pyi_session *s, struct pyi_thread_slot *slot,
 			atomic_fetch_add_explicit(&s->counters.unknown_frames, 1,
 						  memory_order_relaxed);
 		}
-		raw->code = id;
+		raw->id = id;
 	}
 	if (walk_flags & PYI_WALK_TRUNCATED) {
 		*flags |= PYI_SAMPLE_TRUNCATED;
@@ -201,19 +246,26 @@ static void on_sample_signal(int signo, siginfo_t *info, void *uctx)
 	    (uint32_t)(value >> 16))
 		goto out;
 	uint64_t entered = mono_now();
-	if (info->si_code == SI_TIMER)
+	if (info->si_code == SI_TIMER) {
 		atomic_fetch_add_explicit(&s->counters.timer_signals, 1, memory_order_relaxed);
-	else
+		count_expirations(slot, info);
+	} else {
 		atomic_fetch_add_explicit(&slot->handled, 1, memory_order_release);
+	}
 	if (atomic_exchange_explicit(&slot->busy, 1, memory_order_acquire)) {
 		/* The sampler is reading this thread (it was off the CPU a moment ago): the
 		 * next sample covers this span too. */
 		atomic_fetch_add_explicit(&s->counters.busy_skips, 1, memory_order_relaxed);
 		goto out;
 	}
-	struct timespec cpu_ts;
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu_ts);
-	uint64_t cpu_now = pyi_timespec_ns(&cpu_ts);
+	/* A thread the sampler saw off the CPU since its last sample needs its exact clock: the
+	 * span is split between the stack it waited in and the one it runs now. (volatile:
+	 * both are live across sigsetjmp) */
+	volatile uint64_t estimate = info->si_code == SI_TIMER &&
+					  !(slot->last_blocked && slot->has_stack)
+				  ? cpu_from_expirations(slot, entered)
+				  : 0;
+	volatile uint64_t cpu_now = estimate ? estimate : own_cpu_clock();
 
 	if (sigsetjmp(guard_env, 0)) {
 		walk_faulted(s);
@@ -233,6 +285,7 @@ static void on_sample_signal(int signo, siginfo_t *info, void *uctx)
 		__atomic_store_n(&slot->mark_cpu, cpu_now, __ATOMIC_RELAXED);
 	} else {
 		atomic_store_explicit(&slot->no_tstate_streak, 0, memory_order_relaxed);
+		uint64_t span = entered > slot->mark_wall ? entered - slot->mark_wall : 0;
 		uint64_t off = take_off_cpu(slot, entered, cpu_now);
 		uint64_t cpu = cpu_now > slot->mark_cpu ? cpu_now - slot->mark_cpu : 0;
 		__atomic_store_n(&slot->mark_cpu, cpu_now, __ATOMIC_RELAXED);
@@ -246,7 +299,9 @@ static void on_sample_signal(int signo, siginfo_t *info, void *uctx)
 			 * down too far for this program. */
 			atomic_store_explicit(&s->missed_block, 1, memory_order_relaxed);
 		}
-		record_sample(s, slot, depth, flags, entered, cpu + off, cpu);
+		/* Not seen off the CPU: the whole span is this stack's. (With an estimated clock,
+		 * CPU + off could exceed the span by the estimate's wobble.) */
+		record_sample(s, slot, depth, flags, entered, estimate ? span : cpu + off, cpu);
 		slot->has_stack = 1;
 		slot->last_blocked = 0;
 	}

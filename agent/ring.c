@@ -158,6 +158,17 @@ void pyi_ring_commit_sigsafe(struct pyi_ring *r, void *record)
 	atomic_store_explicit(hdr, word | HDR_COMMITTED, memory_order_release);
 }
 
+void pyi_ring_warm_sigsafe(struct pyi_ring *r, uint32_t len)
+{
+	/* relaxed: a hint; another producer may take these bytes first, which is harmless. */
+	uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+	uint64_t end = head + HDR_SIZE + round8(len);
+	if (len > pyi_ring_max_record(r))
+		return;
+	for (uint64_t at = head & ~(uint64_t)63; at < end; at += 64)
+		__builtin_prefetch(r->buf + (at & (r->capacity - 1)), 1, 3);
+}
+
 /* Consumer only: zeroes a record and gives its bytes back to producers. */
 static void release_record(struct pyi_ring *r, uint64_t tail, uint64_t word)
 {

@@ -40,6 +40,12 @@ void *pyi_ring_reserve_sigsafe(struct pyi_ring *r, uint32_t len);
 /* Publishes a reserved record to the consumer. Async-signal-safe. */
 void pyi_ring_commit_sigsafe(struct pyi_ring *r, void *record);
 
+/* Asks the CPU to bring the len bytes producers reserve next into this core's cache, for
+ * writing, without waiting for them: the next record written from this thread (a sample a
+ * few milliseconds later) then finds its lines at hand instead of in memory. A hint only.
+ * Async-signal-safe. */
+void pyi_ring_warm_sigsafe(struct pyi_ring *r, uint32_t len);
+
 /* Consumer only: the oldest committed record and its length, or NULL if none is ready. */
 const void *pyi_ring_peek(struct pyi_ring *r, uint32_t *len);
 /* Consumer only: releases the record returned by the last pyi_ring_peek(). */

@@ -76,9 +76,26 @@ static void drop_timer(struct pyi_thread_slot *slot)
 	slot->timer_state = PYI_TIMER_NONE;
 }
 
+/* Publishes the schedule of the arming about to happen (see arm_seq in session.h). Read
+ * just before arming, the clock is at most a few microseconds behind the timer's start, so
+ * the handler's estimate never runs ahead of the thread's clock. */
+static void note_arming(struct pyi_thread_slot *slot, uint64_t period_ns)
+{
+	uint32_t seq = atomic_load_explicit(&slot->arm_seq, memory_order_relaxed);
+	struct timespec ts;
+	atomic_store_explicit(&slot->arm_seq, seq + 1, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+	int known = period_ns && clock_gettime(slot->cpu_clock, &ts) == 0;
+	atomic_store_explicit(&slot->arm_cpu, known ? pyi_timespec_ns(&ts) : 0,
+			      memory_order_relaxed);
+	atomic_store_explicit(&slot->arm_period, known ? period_ns : 0, memory_order_relaxed);
+	atomic_store_explicit(&slot->arm_seq, seq + 2, memory_order_release);
+}
+
 static int set_timer_period(struct pyi_thread_slot *slot, uint64_t period_ns)
 {
 	struct itimerspec its;
+	note_arming(slot, period_ns);
 	its.it_interval.tv_sec = (time_t)(period_ns / 1000000000u);
 	its.it_interval.tv_nsec = (long)(period_ns % 1000000000u);
 	its.it_value = its.it_interval;

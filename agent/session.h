@@ -65,6 +65,16 @@ struct pyi_thread_slot {
 	_Atomic uint32_t no_tstate_streak;   /* handler: signals that found no thread state */
 	_Atomic uintptr_t tstate;            /* the thread's PyThreadState, last seen */
 	uintptr_t pthread;                   /* the thread's pthread_t, with tstate */
+	/* The running timer's schedule, so that the handler can tell the thread's CPU clock from
+	 * the timer's expirations instead of a system call (a sixth of a deep sample's cost):
+	 * written by the sampler before each arming, under arm_seq (odd while it writes). */
+	_Atomic uint32_t arm_seq;
+	_Atomic uint64_t arm_cpu;    /* the thread's CPU clock just before the arming */
+	_Atomic uint64_t arm_period; /* the timer's period (0: unknown) */
+	/* The thread's own handler only (it never nests): expirations counted since arming
+	 * counted_seq, signals and their overruns. */
+	uint32_t counted_seq;
+	uint64_t expired;
 	struct pyi_raw_frame *scratch;       /* max_depth frames for the walk */
 	struct pyi_frame_memo frames;        /* what the walks of this thread validated */
 };

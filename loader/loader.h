@@ -135,6 +135,7 @@ struct pyi_frame_memo {
 enum pyi_walk_flag {
 	PYI_WALK_TRUNCATED = 1u << 0, /* more frames beyond max (the root end is missing) */
 	PYI_WALK_PARTIAL = 1u << 1,   /* a frame failed validation; stored with code == 0 */
+	PYI_WALK_NEW = 1u << 2,       /* some frame came out with id 0 (not in the memo with one) */
 };
 
 /*

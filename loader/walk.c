@@ -143,13 +143,13 @@ int pyi_loader_tstate_of_sigsafe(const struct pyi_python *py, uintptr_t tstate,
 uintptr_t pyi_loader_tstate_sigsafe(const struct pyi_python *py, long tid)
 {
 	const struct pyi_layout *L = &py->layout;
-	uintptr_t bound = bound_tstate(L);
 	uintptr_t attached = attached_tstate(L);
 
 	/* A thread running a sub-interpreter (or a tstate it created by hand) is attached to a
 	 * tstate other than its gilstate one; the attached one holds the running frames. */
-	if (attached && attached != bound && tstate_is_ours(L, attached, tid))
+	if (attached && tstate_is_ours(L, attached, tid))
 		return attached;
+	uintptr_t bound = bound_tstate(L);
 	return tstate_is_ours(L, bound, tid) ? bound : 0;
 }
 
@@ -297,7 +297,7 @@ static uint32_t memo_store(struct walk *w, uintptr_t frame, uintptr_t code, int6
 /* Records a frame that failed validation: code 0 where the frame would have been. */
 static void add_bad(struct walk *w)
 {
-	w->flags |= PYI_WALK_PARTIAL;
+	w->flags |= PYI_WALK_PARTIAL | PYI_WALK_NEW;
 	if (w->n < w->max) {
 		w->out[w->n].code = 0;
 		w->out[w->n].frame = 0;
@@ -324,6 +324,8 @@ static int add(struct walk *w, uintptr_t frame, uintptr_t code, int32_t instr,
 	w->out[w->n].instr = instr;
 	w->out[w->n].id = known ? known->id : 0;
 	w->out[w->n].memo = known ? (uint32_t)(known - w->memo->entries) + 1 : memo;
+	if (!w->out[w->n].id)
+		w->flags |= PYI_WALK_NEW;
 	w->n++;
 	return 0;
 }

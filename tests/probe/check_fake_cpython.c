@@ -367,7 +367,7 @@ START_TEST(walk_untags_code_and_skips_entry_and_incomplete_frames)
 	detect_ok();
 	int n = pyi_loader_walk_sigsafe(&py, ts, out, 16, NULL, &flags);
 	ck_assert_int_eq(n, 3);
-	ck_assert_uint_eq(flags, 0);
+	ck_assert_uint_eq(flags, PYI_WALK_NEW); /* no memo: no ids */
 	ck_assert_uint_eq(out[0].code, co_leaf);
 	ck_assert_int_eq(out[0].instr, 5);
 	ck_assert_uint_eq(out[1].code, co_gen);
@@ -385,7 +385,7 @@ START_TEST(walk_keeps_the_leaf_end_when_truncating)
 
 	detect_ok();
 	ck_assert_int_eq(pyi_loader_walk_sigsafe(&py, ts, out, 2, NULL, &flags), 2);
-	ck_assert_uint_eq(flags, PYI_WALK_TRUNCATED);
+	ck_assert_uint_eq(flags, PYI_WALK_TRUNCATED | PYI_WALK_NEW);
 	ck_assert_uint_eq(out[0].code, co_leaf);
 	ck_assert_uint_eq(out[1].code, co_gen);
 }
@@ -401,7 +401,7 @@ START_TEST(walk_records_a_frame_whose_code_is_not_a_code_object_as_unknown)
 	detect_ok();
 	set_ptr(leaf + FR_EXECUTABLE, make_ascii("not code"));
 	ck_assert_int_eq(pyi_loader_walk_sigsafe(&py, ts, out, 16, NULL, &flags), 3);
-	ck_assert_uint_eq(flags, PYI_WALK_PARTIAL);
+	ck_assert_uint_eq(flags, PYI_WALK_PARTIAL | PYI_WALK_NEW);
 	ck_assert_uint_eq(out[0].code, 0);
 	ck_assert_uint_eq(out[1].code, co_gen);
 }
@@ -417,7 +417,7 @@ START_TEST(walk_keeps_a_frame_that_points_to_itself_and_stops_there)
 	detect_ok();
 	set_ptr(leaf + FR_PREVIOUS, leaf);
 	ck_assert_int_eq(pyi_loader_walk_sigsafe(&py, ts, out, 16, NULL, &flags), 1);
-	ck_assert_uint_eq(flags, PYI_WALK_PARTIAL);
+	ck_assert_uint_eq(flags, PYI_WALK_PARTIAL | PYI_WALK_NEW);
 	ck_assert_uint_eq(out[0].code, co_leaf);
 }
 END_TEST
@@ -449,7 +449,7 @@ START_TEST(walk_with_a_memo_finds_the_same_frames_and_hands_back_the_callers_ids
 	uintptr_t leaf = *(uintptr_t *)(ts + TS_CURRENT_FRAME);
 	set_ptr(leaf + FR_INSTR_PTR, co_leaf + CO_CODE + 2 * 6);
 	ck_assert_int_eq(pyi_loader_walk_sigsafe(&py, ts, out, 16, &memo, &flags), 3);
-	ck_assert_uint_eq(flags, 0);
+	ck_assert_uint_eq(flags, 0); /* every frame has its id */
 	ck_assert_int_eq(out[0].instr, 6);
 	for (int i = 0; i < 3; i++) {
 		ck_assert_uint_eq(out[i].code, plain[i].code);
@@ -482,10 +482,11 @@ START_TEST(walk_with_a_memo_validates_a_frame_that_runs_another_code_object)
 	ck_assert_uint_eq(out[0].code, other);
 	ck_assert_int_eq(out[0].instr, 4);
 	ck_assert_uint_eq(out[0].id, 0);
+	ck_assert_uint_eq(flags, PYI_WALK_NEW);
 	/* And a frame whose "code" is no code object is unknown, memo or not. */
 	set_ptr(leaf + FR_EXECUTABLE, make_ascii("not code"));
 	ck_assert_int_eq(pyi_loader_walk_sigsafe(&py, ts, out, 16, &memo, &flags), 3);
-	ck_assert_uint_eq(flags, PYI_WALK_PARTIAL);
+	ck_assert_uint_eq(flags, PYI_WALK_PARTIAL | PYI_WALK_NEW);
 	ck_assert_uint_eq(out[0].code, 0);
 }
 END_TEST
