@@ -294,10 +294,12 @@ static void on_sample_signal(int signo, siginfo_t *info, void *uctx)
 			 * there until it ran again. */
 			record_repeat(s, slot, entered, off, 0);
 			off = 0;
-		} else if (off > s->missed_block_ns) {
+		} else if (off > s->missed_block_ns &&
+			   off > atomic_load_explicit(&s->missed_block, memory_order_relaxed)) {
 			/* Off the CPU for long with no look from the sampler: it has slowed
-			 * down too far for this program. */
-			atomic_store_explicit(&s->missed_block, 1, memory_order_relaxed);
+			 * down too far for this program. (A racing store from another thread
+			 * may win: either stretch tells the sampler as much.) */
+			atomic_store_explicit(&s->missed_block, off, memory_order_relaxed);
 		}
 		/* Not seen off the CPU: the whole span is this stack's. (With an estimated clock,
 		 * CPU + off could exceed the span by the estimate's wobble.) */

@@ -14,7 +14,9 @@
  *   - adapts the period: it is the interval while threads come and go off the CPU, and
  *     doubles, up to MAX_PERIOD_NS, while nothing changes (one busy thread: almost no
  *     wake-ups). A handler that finds a thread was off the CPU for long without a look
- *     brings it back down.
+ *     brings it back down, and caps it for a while at half that stretch, so that a program
+ *     that blocks in stretches of a few milliseconds has each of them seen (time nobody saw
+ *     off the CPU goes to the stack running after it).
  * Threads are discovered by listing /proc/self/task every ~10 ms, so threads started later
  * and threads created by C code are found alike. A thread proven to have no Python thread
  * state (a native thread) keeps a slow timer, in case it gains one. Runs with every signal
@@ -40,6 +42,8 @@
 #define NATIVE_SLOWDOWN 1000
 #define RESCAN_NS 10000000u
 #define MAX_PERIOD_NS 20000000u
+/* How long the period stays capped after a stretch off the CPU went unseen. */
+#define CAP_HOLD_NS 2000000000u
 /* How often running threads' run-queue waits are read, and the share of that time spent
  * waiting for a CPU that makes a thread contended (and the share that ends it). */
 #define CONTENTION_CHECK_NS 50000000u
@@ -482,7 +486,8 @@ void *pyi_sampler_main(void *arg)
 	int first = 1, any_contended = 0;
 
 	s->agent_tids[0] = (pid_t)syscall(SYS_gettid);
-	s->missed_block_ns = interval > 2000000u ? 2 * interval : 4000000u;
+	s->missed_block_ns = interval > 1000000u ? interval : 1000000u;
+	uint64_t period_cap = max_period, cap_until = 0;
 	/* Faults must reach the guard: off-CPU reads walk from this thread. */
 	sigset_t faults;
 	sigemptyset(&faults);
@@ -553,9 +558,16 @@ void *pyi_sampler_main(void *arg)
 			if (atomic_load_explicit(&s->slots[i].serial, memory_order_relaxed))
 				changing |= look_at_thread(s, i, 0);
 		}
-		if (atomic_exchange_explicit(&s->missed_block, 0, memory_order_relaxed))
+		uint64_t missed = atomic_exchange_explicit(&s->missed_block, 0, memory_order_relaxed);
+		if (missed) {
 			changing = 1;
-		period = changing ? interval : (period * 2 < max_period ? period * 2 : max_period);
+			uint64_t cap = missed / 2 > interval ? missed / 2 : interval;
+			if (now >= cap_until || cap < period_cap)
+				period_cap = cap;
+			cap_until = now + CAP_HOLD_NS;
+		}
+		uint64_t longest = now < cap_until ? period_cap : max_period;
+		period = changing ? interval : (period * 2 < longest ? period * 2 : longest);
 	}
 	/* A last look credits threads with their time up to the end. */
 	if (s->handlers_installed && !atomic_load(&s->handler_lost)) {

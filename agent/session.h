@@ -135,7 +135,8 @@ struct pyi_session {
 	_Atomic uint32_t next_serial;
 	_Atomic pid_t agent_tids[2]; /* sampler and writer: never sampled */
 	_Atomic pid_t forking_tid;   /* a thread inside fork(): not read meanwhile */
-	_Atomic int missed_block;    /* handler: a thread was off the CPU unobserved for long */
+	_Atomic uint64_t missed_block; /* handler: the longest stretch a thread was off the CPU
+					* unobserved (longer than missed_block_ns), or 0 */
 	uint64_t missed_block_ns;    /* how long counts as long */
 	_Atomic int stopping;
 	_Atomic int writer_stop;
