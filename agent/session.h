@@ -46,6 +46,7 @@ struct pyi_thread_slot {
 	int nothing_at_cpu;      /* the last look found no thread state, and it has not run */
 	int native;              /* proved to have no thread state: timer slowed down */
 	int contended;           /* waits for a CPU often: sampled by signals from here */
+	int calm_checks;         /* contended, but checks in a row found it waiting little */
 	uint64_t delay_seen, delay_seen_at; /* its run-queue wait (schedstat), and when read */
 	uint64_t contention_checked_cpu;    /* its CPU clock at that read */
 	uint32_t sent;           /* signals sent to it from here */
