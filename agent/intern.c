@@ -73,7 +73,7 @@ static char *arena_alloc(struct pyi_intern *t, size_t n)
 	return t->arena + at;
 }
 
-int pyi_intern_same_ident(const struct pyi_code_ident *a, const struct pyi_code_ident *b)
+static int same_ident(const struct pyi_code_ident *a, const struct pyi_code_ident *b)
 {
 	return a->filename == b->filename && a->qualname == b->qualname &&
 	       a->linetable == b->linetable && a->first_line == b->first_line;
@@ -126,19 +126,8 @@ static int fill(struct pyi_intern *t, const struct pyi_python *py, struct pyi_co
 	return 0;
 }
 
-uint32_t pyi_intern_code_sigsafe(struct pyi_intern *t, const struct pyi_python *py,
-				 uintptr_t code, volatile uint32_t *filling)
-{
-	struct pyi_code_ident ident;
-
-	if (!code || pyi_loader_code_ident_sigsafe(py, code, &ident) != 0)
-		return 0;
-	return pyi_intern_code_as_sigsafe(t, py, code, &ident, filling);
-}
-
-uint32_t pyi_intern_code_as_sigsafe(struct pyi_intern *t, const struct pyi_python *py,
-				    uintptr_t code, const struct pyi_code_ident *ident,
-				    volatile uint32_t *filling)
+static uint32_t intern_as(struct pyi_intern *t, const struct pyi_python *py, uintptr_t code,
+			  const struct pyi_code_ident *ident, volatile uint32_t *filling)
 {
 	uint32_t h = hash_code(code, ident);
 	for (uint32_t i = 0; i < MAX_PROBE; i++) {
@@ -176,12 +165,22 @@ uint32_t pyi_intern_code_as_sigsafe(struct pyi_intern *t, const struct pyi_pytho
 		uint32_t state = atomic_load_explicit(&e->state, memory_order_acquire);
 		if (state == PYI_INTERN_EMPTY || state == PYI_INTERN_FILLING)
 			return idx + 1; /* claimed, and another handler is copying it right now */
-		if (state == PYI_INTERN_READY && pyi_intern_same_ident(&e->ident, ident))
+		if (state == PYI_INTERN_READY && same_ident(&e->ident, ident))
 			return idx + 1;
 		/* FAILED, or the address now holds another code object: keep probing */
 	}
 	atomic_fetch_add_explicit(&t->full, 1, memory_order_relaxed);
 	return 0;
+}
+
+uint32_t pyi_intern_code_sigsafe(struct pyi_intern *t, const struct pyi_python *py,
+				 uintptr_t code, volatile uint32_t *filling)
+{
+	struct pyi_code_ident ident;
+
+	if (!code || pyi_loader_code_ident_sigsafe(py, code, &ident) != 0)
+		return 0;
+	return intern_as(t, py, code, &ident, filling);
 }
 
 void pyi_intern_abandon_sigsafe(struct pyi_intern *t, uint32_t id)

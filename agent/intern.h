@@ -66,14 +66,6 @@ void pyi_intern_release(struct pyi_intern *t);
 uint32_t pyi_intern_code_sigsafe(struct pyi_intern *t, const struct pyi_python *py,
 				 uintptr_t code, volatile uint32_t *filling);
 
-/* The same, for a caller that has already read code's identity. */
-uint32_t pyi_intern_code_as_sigsafe(struct pyi_intern *t, const struct pyi_python *py,
-				    uintptr_t code, const struct pyi_code_ident *ident,
-				    volatile uint32_t *filling);
-
-/* Whether two identities are the same code object's. */
-int pyi_intern_same_ident(const struct pyi_code_ident *a, const struct pyi_code_ident *b);
-
 /* Marks the entry of id failed after a fault interrupted its copy. Async-signal-safe. */
 void pyi_intern_abandon_sigsafe(struct pyi_intern *t, uint32_t id);
 

@@ -12,7 +12,9 @@
  * The frame chain is walked as cpython-frames.md §3.3 describes: leaf first; frames that are
  * not Python frames (owner >= 3 on 3.12+: C-stack entry frames, 3.14+ interpreter frames) or
  * are incomplete (_PyFrame_IsIncomplete: not yet past RESUME, tested with
- * _co_firsttraceable) are skipped; every code object is type-checked.
+ * _co_firsttraceable) are skipped; every code object is type-checked, except one that the
+ * caller's frame memo saw in the same frame at an earlier walk (the frame holds it alive; see
+ * struct pyi_frame_memo in loader.h).
  */
 #include "loader/loader.h"
 
