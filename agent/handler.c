@@ -294,11 +294,14 @@ static void on_sample_signal(int signo, siginfo_t *info, void *uctx)
 			 * there until it ran again. */
 			record_repeat(s, slot, entered, off, 0);
 			off = 0;
-		} else if (off > s->missed_block_ns &&
+		} else if (off > s->missed_block_ns + (estimate ? s->cfg.interval_ns : 0) &&
 			   off > atomic_load_explicit(&s->missed_block, memory_order_relaxed)) {
 			/* Off the CPU for long with no look from the sampler: it has slowed
-			 * down too far for this program. (A racing store from another thread
-			 * may win: either stretch tells the sampler as much.) */
+			 * down too far for this program. An estimated clock can make a thread
+			 * that never stopped look off the CPU for up to a period (three
+			 * expirations counted in a 4 ms tick): that much is not a stretch.
+			 * (A racing store from another thread may win: either stretch tells
+			 * the sampler as much.) */
 			atomic_store_explicit(&s->missed_block, off, memory_order_relaxed);
 		}
 		/* Not seen off the CPU: the whole span is this stack's. (With an estimated clock,

@@ -14,9 +14,10 @@
  *   - adapts the period: it is the interval while threads come and go off the CPU, and
  *     doubles, up to MAX_PERIOD_NS, while nothing changes (one busy thread: almost no
  *     wake-ups). A handler that finds a thread was off the CPU for long without a look
- *     brings it back down, and caps it for a while at half that stretch, so that a program
- *     that blocks in stretches of a few milliseconds has each of them seen (time nobody saw
- *     off the CPU goes to the stack running after it).
+ *     brings it back down, and when that happens again within CAP_HOLD_NS caps it for a
+ *     while at half that stretch, so that a program that blocks in stretches of a few
+ *     milliseconds has each of them seen (time nobody saw off the CPU goes to the stack
+ *     running after it).
  * Threads are discovered by listing /proc/self/task every ~10 ms, so threads started later
  * and threads created by C code are found alike. A thread proven to have no Python thread
  * state (a native thread) keeps a slow timer, in case it gains one. Runs with every signal
@@ -493,8 +494,10 @@ void *pyi_sampler_main(void *arg)
 	int first = 1, any_contended = 0;
 
 	s->agent_tids[0] = (pid_t)syscall(SYS_gettid);
-	s->missed_block_ns = interval > 1000000u ? interval : 1000000u;
-	uint64_t period_cap = max_period, cap_until = 0;
+	/* Shorter stretches are credited to the stack that follows them, which is mostly where
+	 * they were spent; a virtual CPU the host stops for a moment looks the same. */
+	s->missed_block_ns = interval > 1000000u ? 2 * interval : 2000000u;
+	uint64_t period_cap = max_period, cap_until = 0, last_missed = 0;
 	/* Faults must reach the guard: off-CPU reads walk from this thread. */
 	sigset_t faults;
 	sigemptyset(&faults);
@@ -568,10 +571,16 @@ void *pyi_sampler_main(void *arg)
 		uint64_t missed = atomic_exchange_explicit(&s->missed_block, 0, memory_order_relaxed);
 		if (missed) {
 			changing = 1;
+			/* A second unseen stretch within the hold caps the period: a program that
+			 * keeps waiting in short stretches, not a one-off (the host stopping this
+			 * virtual CPU once would cost 2 s of wake-ups every millisecond). */
 			uint64_t cap = missed / 2 > interval ? missed / 2 : interval;
-			if (now >= cap_until || cap < period_cap)
-				period_cap = cap;
-			cap_until = now + CAP_HOLD_NS;
+			if (last_missed && now - last_missed < CAP_HOLD_NS) {
+				if (now >= cap_until || cap < period_cap)
+					period_cap = cap;
+				cap_until = now + CAP_HOLD_NS;
+			}
+			last_missed = now;
 		}
 		uint64_t longest = now < cap_until ? period_cap : max_period;
 		period = changing ? interval : (period * 2 < longest ? period * 2 : longest);

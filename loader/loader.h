@@ -122,14 +122,16 @@ struct pyi_raw_frame {
 struct pyi_frame_memo_entry {
 	uintptr_t frame;
 	uintptr_t code;
-	int64_t units;           /* the code's length in code units (3.11+) */
+	int32_t units;           /* the code's length in code units (3.11+) */
 	int32_t first_traceable; /* 3.11+ */
 	uint32_t id;             /* the caller's; 0 until it sets one */
+	uint32_t walk;           /* the last walk that found the frame here */
 };
 
 struct pyi_frame_memo {
 	struct pyi_frame_memo_entry *entries;
-	uint32_t mask; /* entries - 1; the count is a power of two */
+	uint32_t mask;  /* entries - 1; the count is a power of two */
+	uint32_t walks; /* walks so far */
 };
 
 enum pyi_walk_flag {

@@ -249,11 +249,34 @@ struct walk {
 	long budget; /* frames (of any kind) still allowed to be visited */
 };
 
-/* Frames are at least 64 bytes apart (3.11+ data-stack frames, 3.8-3.10 frame objects), so
- * the frames of a stack up to mask * 32 bytes long each get an entry of their own. */
-static struct pyi_frame_memo_entry *memo_slot(struct pyi_frame_memo *memo, uintptr_t frame)
+/*
+ * Where a frame may sit in the memo: two entries. The first keeps neighbours apart (frames are
+ * at least 64 bytes apart: 3.11+ data-stack frames, 3.8-3.10 frame objects), the second is a
+ * hash, for frames scattered over the heap (3.8-3.10 frame objects, generators), where one
+ * entry per frame would see a couple of collisions in every walk of a stack 100 deep: each a
+ * frame validated and interned again at every sample.
+ */
+static struct pyi_frame_memo_entry *memo_first(struct pyi_frame_memo *memo, uintptr_t frame)
 {
-	return &memo->entries[(frame >> 5) & memo->mask];
+	/* The high bits keep apart frames a multiple of 64 KiB apart (allocator pools). */
+	return &memo->entries[((frame >> 5) ^ (frame >> 16)) & memo->mask];
+}
+
+static struct pyi_frame_memo_entry *memo_second(struct pyi_frame_memo *memo, uintptr_t frame)
+{
+	return &memo->entries[(uint32_t)(((uint64_t)frame * UINT64_C(0x9e3779b97f4a7c15)) >> 40) &
+			      memo->mask];
+}
+
+/* The entry that holds frame, or NULL. */
+static struct pyi_frame_memo_entry *memo_find(struct pyi_frame_memo *memo, uintptr_t frame)
+{
+	struct pyi_frame_memo_entry *e = memo_first(memo, frame);
+
+	if (e->frame == frame)
+		return e;
+	e = memo_second(memo, frame);
+	return e->frame == frame ? e : NULL;
 }
 
 struct pyi_frame_memo_entry *pyi_frame_memo_entry_of(struct pyi_frame_memo *memo,
@@ -273,10 +296,10 @@ static struct pyi_frame_memo_entry *memo_hit(struct walk *w, uintptr_t frame, ui
 {
 	struct pyi_frame_memo_entry *e;
 
-	if (!w->memo)
+	if (!w->memo || !(e = memo_find(w->memo, frame)) || e->code != code)
 		return NULL;
-	e = memo_slot(w->memo, frame);
-	return e->frame == frame && e->code == code ? e : NULL;
+	e->walk = w->memo->walks;
+	return e;
 }
 
 /* Remembers a frame whose code object was just validated; returns its entry index + 1. */
@@ -287,10 +310,29 @@ static uint32_t memo_store(struct walk *w, uintptr_t frame, uintptr_t code, int6
 
 	if (!w->memo)
 		return 0;
-	e = memo_slot(w->memo, frame);
+	/* The frame's own entry; else one this walk has not used (another frame of this stack
+	 * must not be pushed out); else the first, its frame moved to its other entry when this
+	 * walk has not used that one; else the second. */
+	e = memo_find(w->memo, frame);
+	if (!e) {
+		uint32_t walk = w->memo->walks;
+		struct pyi_frame_memo_entry *first = memo_first(w->memo, frame);
+		struct pyi_frame_memo_entry *second = memo_second(w->memo, frame);
+		e = first->walk != walk ? first : second;
+		if (first->walk == walk && second->walk == walk) {
+			struct pyi_frame_memo_entry *other = memo_first(w->memo, first->frame);
+			if (other == first)
+				other = memo_second(w->memo, first->frame);
+			if (other->walk != walk) {
+				*other = *first;
+				e = first;
+			}
+		}
+	}
+	e->walk = w->memo->walks;
 	e->frame = frame;
 	e->code = code;
-	e->units = units;
+	e->units = units > INT32_MAX ? INT32_MAX : (int32_t)units; /* a real code: far less */
 	e->first_traceable = first_traceable;
 	e->id = 0;
 	return (uint32_t)(e - w->memo->entries) + 1;
@@ -477,6 +519,9 @@ int pyi_loader_walk_sigsafe(const struct pyi_python *py, uintptr_t tstate,
 {
 	const struct pyi_layout *L = &py->layout;
 	struct walk w = { .L = L, .out = out, .memo = memo, .max = max, .n = 0, .flags = 0 };
+
+	if (memo)
+		memo->walks++;
 	uintptr_t root = 0;
 
 	*flags = 0;

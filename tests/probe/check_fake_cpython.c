@@ -423,7 +423,7 @@ START_TEST(walk_keeps_a_frame_that_points_to_itself_and_stops_there)
 END_TEST
 
 static struct pyi_frame_memo_entry memo_entries[64];
-static struct pyi_frame_memo memo = { memo_entries, 63 };
+static struct pyi_frame_memo memo = { memo_entries, 63, 0 };
 
 START_TEST(walk_with_a_memo_finds_the_same_frames_and_hands_back_the_callers_ids)
 {

@@ -93,7 +93,7 @@ PROBE_API int pyi_probe_stack_max(char *buf, size_t cap, int max)
 	static struct pyi_raw_frame frames[PROBE_MAX_FRAMES], plain[PROBE_MAX_FRAMES];
 	/* Shared by every thread that calls in: entries are keyed by frame address. */
 	static struct pyi_frame_memo_entry memo_entries[4096];
-	static struct pyi_frame_memo memo = { memo_entries, 4095 };
+	static struct pyi_frame_memo memo = { memo_entries, 4095, 0 };
 	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 	struct out o = { .buf = buf, .cap = cap };
 	unsigned flags, plain_flags;
