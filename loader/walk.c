@@ -480,7 +480,9 @@ static enum chain_result walk_frames(struct walk *w, uintptr_t f, int check_root
 		const struct pyi_frame_memo_entry *known = memo_hit(w, f, code);
 		uint32_t memo = 0;
 		int ok = pyi_peek_ptr(f + L->fr_instr, &ip) == 0;
-		if (ok && known) {
+		/* The first frame of a chain that may be stale (3.11/3.12) is checked in full
+		 * whatever the memo says: a stale pointer can lead to a frame the memo knows. */
+		if (ok && known && !(first && check_root)) {
 			first_traceable = known->first_traceable;
 			units = known->units;
 		} else if (ok) {
