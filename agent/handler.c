@@ -60,14 +60,15 @@ static uint64_t mono_now(void)
 	return pyi_timespec_ns(&ts);
 }
 
-static void record_sample(struct pyi_session *s, struct pyi_thread_slot *slot, int depth,
-			  const uint32_t flags, uint64_t now, uint64_t wall_ns, uint64_t cpu_ns)
+/* Pushes one sample record; returns its length. */
+static uint32_t record_sample(struct pyi_session *s, struct pyi_thread_slot *slot, int depth,
+			      const uint32_t flags, uint64_t now, uint64_t wall_ns, uint64_t cpu_ns)
 {
 	uint32_t len = (uint32_t)(sizeof(struct pyi_ring_sample) +
 				  (size_t)depth * sizeof(struct pyi_ring_frame));
 	struct pyi_ring_sample *r = pyi_ring_reserve_sigsafe(s->ring, len);
 	if (!r)
-		return; /* counted by the ring */
+		return len; /* counted by the ring */
 	r->serial = atomic_load_explicit(&slot->serial, memory_order_relaxed);
 	r->tid = (uint32_t)slot->tid;
 	r->time_ns = now - s->start_mono_ns;
@@ -82,11 +83,10 @@ static void record_sample(struct pyi_session *s, struct pyi_thread_slot *slot, i
 		f[i].instr = slot->scratch[i].instr;
 	}
 	pyi_ring_commit_sigsafe(s->ring, r);
-	/* The thread's next sample is most likely as deep as this one. */
-	pyi_ring_warm_sigsafe(s->ring, len);
 	atomic_fetch_add_explicit((flags & PYI_SAMPLE_REPEAT) ? &s->counters.repeats
 							  : &s->counters.samples,
 				  1, memory_order_relaxed);
+	return len;
 }
 
 /* More time for the thread's previous stack, without reading it again. */
@@ -306,7 +306,11 @@ static void on_sample_signal(int signo, siginfo_t *info, void *uctx)
 		}
 		/* Not seen off the CPU: the whole span is this stack's. (With an estimated clock,
 		 * CPU + off could exceed the span by the estimate's wobble.) */
-		record_sample(s, slot, depth, flags, entered, estimate ? span : cpu + off, cpu);
+		uint32_t len = record_sample(s, slot, depth, flags, entered,
+					     estimate ? span : cpu + off, cpu);
+		/* Into this CPU's cache: the thread's next sample is most likely as deep. (Not
+		 * for the sampler's records, whose CPU is another one.) */
+		pyi_ring_warm_sigsafe(s->ring, len);
 		slot->has_stack = 1;
 		slot->last_blocked = 0;
 	}

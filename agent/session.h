@@ -169,12 +169,12 @@ int pyi_session_resume(struct pyi_session *s);
 /* In a fork child: forget the parent's session without touching its file. */
 void pyi_session_abandon_in_child(struct pyi_session *s);
 
-/* handler.c */
 /* A slot's walk buffers (scratch frames and frame memo), made when a thread registers and
  * freed when its slot is let go. 0 or -ENOMEM (nothing left allocated). */
 int pyi_slot_buffers_alloc(struct pyi_thread_slot *slot, uint32_t max_depth);
 void pyi_slot_buffers_free(struct pyi_thread_slot *slot);
 
+/* handler.c */
 int pyi_handler_install(struct pyi_session *s);
 void pyi_handler_uninstall(struct pyi_session *s);
 /* Re-installs the fault guard if the program replaced it (faulthandler.enable() does),
@@ -185,9 +185,10 @@ void pyi_handler_reassert_guard(void);
  * time it spent off the CPU since its last record. When it ran since the sampler's previous
  * look (ran != 0) or has no stack on record, its frames are read from here, without
  * signalling it (so no EINTR), and count only if its CPU clock did not move meanwhile;
- * otherwise its previous stack is repeated. credit_cpu: the CPU it used since its last sample
- * goes to the stack read (a contended thread, most likely waiting for a CPU). Returns 1 when a stack was read, 0 for a
- * repeat, -1 when nothing could be recorded (running after all, no thread state, busy).
+ * otherwise its previous stack is repeated. credit_cpu: the CPU it used since its last
+ * sample goes to the stack read (a contended thread, most likely waiting for a CPU). Returns
+ * 1 when a stack was read, 0 for a repeat, -1 when nothing could be recorded (running after
+ * all, no thread state, busy).
  */
 int pyi_handler_observe_off_cpu(struct pyi_session *s, int index, uint64_t seen_cpu, int ran,
 				int credit_cpu);
