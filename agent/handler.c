@@ -184,7 +184,12 @@ static int walk_and_intern(struct pyi_session *s, struct pyi_thread_slot *slot,
 		struct pyi_raw_frame *raw = &slot->scratch[i];
 		uint32_t id = raw->id;
 		if (!id && raw->code) {
-			id = pyi_intern_code_sigsafe(s->intern, py, raw->code, &interning_id);
+			/* A recursion's frames share their code: interned once a walk. */
+			if (i > 0 && raw->code == slot->scratch[i - 1].code)
+				id = slot->scratch[i - 1].id;
+			else
+				id = pyi_intern_code_sigsafe(s->intern, py, raw->code,
+							     &interning_id);
 			struct pyi_frame_memo_entry *known =
 				pyi_frame_memo_entry_of(&slot->frames, raw);
 			if (known)

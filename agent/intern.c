@@ -39,6 +39,8 @@ int pyi_intern_init(struct pyi_intern *t, uint32_t capacity, size_t arena_bytes)
 	}
 	t->mask = cap - 1;
 	t->arena_cap = arena_bytes;
+	pyi_prefault_init(&t->table_pages, t->entries, (size_t)cap * sizeof(*t->entries));
+	pyi_prefault_init(&t->arena_pages, t->arena, arena_bytes);
 	return 0;
 }
 
@@ -190,6 +192,20 @@ void pyi_intern_abandon_sigsafe(struct pyi_intern *t, uint32_t id)
 	/* release: pairs with the writer's acquire load of state */
 	atomic_store_explicit(&t->entries[id - 1].state, PYI_INTERN_FAILED, memory_order_release);
 	atomic_fetch_sub(&t->filling, 1);
+}
+
+void pyi_intern_prepare(struct pyi_intern *t, size_t ahead)
+{
+	pyi_prefault_upto(&t->table_pages, t->table_pages.size);
+	/* relaxed: a hint, like the ring's */
+	size_t used = atomic_load_explicit(&t->arena_used, memory_order_relaxed);
+	pyi_prefault_upto(&t->arena_pages, used < t->arena_cap ? used + ahead : t->arena_cap);
+}
+
+void pyi_intern_forget_prepared(struct pyi_intern *t)
+{
+	pyi_prefault_forget(&t->table_pages);
+	pyi_prefault_forget(&t->arena_pages);
 }
 
 struct pyi_code_entry *pyi_intern_entry(struct pyi_intern *t, uint32_t id)

@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "agent/prefault.h"
 #include "loader/loader.h"
 
 enum pyi_intern_state {
@@ -50,6 +51,7 @@ struct pyi_intern {
 	_Atomic size_t arena_used;
 	_Atomic uint64_t full; /* code objects we could not intern */
 	_Atomic uint32_t filling; /* copies under way: a fork child need not scan when 0 */
+	struct pyi_prefault table_pages, arena_pages; /* writer thread only */
 };
 
 /* Maps the table (capacity entries, rounded to a power of two) and an arena of arena_bytes.
@@ -68,6 +70,16 @@ uint32_t pyi_intern_code_sigsafe(struct pyi_intern *t, const struct pyi_python *
 
 /* Marks the entry of id failed after a fault interrupted its copy. Async-signal-safe. */
 void pyi_intern_abandon_sigsafe(struct pyi_intern *t, uint32_t id);
+
+/* Writer thread: makes the whole table present (a new code object's entry may be on any of
+ * its pages) and the arena up to ahead bytes past what is used, so that a handler interning
+ * a new code object takes no page fault (first touches made a handler's interning several
+ * times slower than the rest of a deep sample). The table costs its whole size in memory at
+ * once: 6 MiB at 65,536 entries. */
+void pyi_intern_prepare(struct pyi_intern *t, size_t ahead);
+/* Writer thread: after a fork, the child's pages are shared with the parent until written;
+ * prepare them again. */
+void pyi_intern_forget_prepared(struct pyi_intern *t);
 
 /* Writer thread: the entry of id, or NULL for an unknown id. */
 struct pyi_code_entry *pyi_intern_entry(struct pyi_intern *t, uint32_t id);

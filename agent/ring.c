@@ -44,12 +44,6 @@ _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "the ring needs lock-free 64-bit ato
 #define HDR_COMMITTED (UINT64_C(1) << 32)
 #define HDR_PADDING (UINT64_C(1) << 33)
 #define MIN_CAPACITY ((size_t)4096)
-#define PAGE ((size_t)4096)
-
-/* Linux 5.14: fault pages in writable without writing to them (safe beside producers). */
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23
-#endif
 
 static inline uint64_t round8(uint64_t n)
 {
@@ -81,8 +75,7 @@ int pyi_ring_init(struct pyi_ring *r, size_t capacity)
 	atomic_init(&r->head, 0);
 	atomic_init(&r->tail, 0);
 	atomic_init(&r->dropped, 0);
-	r->prepared = 0;
-	r->prepare_failed = 0;
+	pyi_prefault_init(&r->pages, buf, cap);
 	return 0;
 }
 
@@ -216,32 +209,17 @@ void pyi_ring_pop(struct pyi_ring *r)
 
 void pyi_ring_prepare(struct pyi_ring *r, size_t ahead)
 {
-	if (r->prepare_failed || r->prepared >= r->capacity)
+	if (pyi_prefault_finished(&r->pages))
 		return;
-	/* relaxed: a hint; pages are prepared a little early or late, never wrongly. */
+	/* relaxed: a hint; pages are prepared a little early or late, never wrongly. Once the
+	 * producers have been through every page, all of them are present. */
 	uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
-	if (head >= r->capacity) {
-		/* The producers have been through every page already. */
-		r->prepared = r->capacity;
-		return;
-	}
-	size_t want = (size_t)head + ahead;
-	if (want > r->capacity)
-		want = r->capacity;
-	want = (want + PAGE - 1) & ~(PAGE - 1);
-	if (want <= r->prepared)
-		return;
-	if (madvise(r->buf + r->prepared, want - r->prepared, MADV_POPULATE_WRITE) != 0) {
-		r->prepare_failed = 1;
-		return;
-	}
-	r->prepared = want;
+	pyi_prefault_upto(&r->pages, head >= r->capacity ? r->capacity : (size_t)head + ahead);
 }
 
 void pyi_ring_forget_prepared(struct pyi_ring *r)
 {
-	r->prepared = 0;
-	r->prepare_failed = 0;
+	pyi_prefault_forget(&r->pages);
 }
 
 uint64_t pyi_ring_dropped(struct pyi_ring *r)

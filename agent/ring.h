@@ -16,14 +16,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "agent/prefault.h"
+
 struct pyi_ring {
 	unsigned char *buf;
 	size_t capacity; /* a power of two */
 	_Atomic uint64_t head; /* next byte producers reserve (monotonic) */
 	_Atomic uint64_t tail; /* next byte the consumer reads (monotonic) */
 	_Atomic uint64_t dropped;
-	size_t prepared; /* consumer only: bytes from buf known to be backed by pages */
-	int prepare_failed; /* consumer only: the kernel cannot populate ahead */
+	struct pyi_prefault pages; /* consumer only: the pages made present ahead of head */
 };
 
 /* Maps capacity bytes (rounded up to a power of two, at least 4 KiB). 0 or -errno.

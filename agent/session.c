@@ -50,6 +50,7 @@ static int prepare_buffers(const struct pyi_config *cfg)
 		atomic_store(&ring.tail, 0);
 		atomic_store(&ring.dropped, 0);
 		pyi_ring_forget_prepared(&ring);
+		pyi_intern_forget_prepared(&intern);
 		return 0;
 	}
 	rc = pyi_ring_init(&ring, cfg->buffer_bytes);
@@ -77,12 +78,16 @@ int pyi_slot_buffers_alloc(struct pyi_thread_slot *slot, uint32_t max_depth)
 	while (entries < max_depth)
 		entries <<= 1;
 	slot->scratch = calloc(max_depth, sizeof(*slot->scratch));
-	slot->frames.entries = calloc(entries, sizeof(*slot->frames.entries));
+	slot->frames.entries = malloc(entries * sizeof(*slot->frames.entries));
 	slot->frames.mask = entries - 1;
 	if (!slot->scratch || !slot->frames.entries) {
 		pyi_slot_buffers_free(slot);
 		return -ENOMEM;
 	}
+	/* Written here rather than left to calloc, which may hand out untouched pages: the memo
+	 * spreads a deep stack's frames over all of its pages, and each first touch would be a
+	 * page fault inside the thread's signal handler. */
+	memset(slot->frames.entries, 0, entries * sizeof(*slot->frames.entries));
 	return 0;
 }
 

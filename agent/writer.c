@@ -28,6 +28,9 @@
 /* Ring pages made present ahead of the producers: far more than a poll's worth of records
  * (16 KiB a sample at the deepest stacks, 250 samples a second a thread). */
 #define PREPARE_AHEAD ((size_t)1 << 20)
+/* The intern arena made present ahead of use: names and line tables take a few hundred bytes
+ * a code object, so even a start-up's burst of new code between two polls fits. */
+#define INTERN_AHEAD ((size_t)256 << 10)
 #define FLUSH_BYTES (256u << 10)
 #define LINE_CACHE_SIZE 65536u
 
@@ -425,6 +428,7 @@ void *pyi_writer_main(void *arg)
 	s->agent_tids[1] = (pid_t)syscall(SYS_gettid);
 	while (!atomic_load_explicit(&s->writer_stop, memory_order_acquire)) {
 		pyi_ring_prepare(s->ring, PREPARE_AHEAD);
+		pyi_intern_prepare(s->intern, INTERN_AHEAD);
 		if (pyi_session_sleep_until(s, pyi_now_ns(CLOCK_MONOTONIC) + POLL_NS,
 					    &s->writer_stop))
 			break;
