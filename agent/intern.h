@@ -75,7 +75,7 @@ void pyi_intern_abandon_sigsafe(struct pyi_intern *t, uint32_t id);
  * its pages) and the arena up to ahead bytes past what is used, so that a handler interning
  * a new code object takes no page fault (first touches made a handler's interning several
  * times slower than the rest of a deep sample). The table costs its whole size in memory at
- * once: 6 MiB at 65,536 entries. */
+ * once: 5.5 MiB at 65,536 entries. */
 void pyi_intern_prepare(struct pyi_intern *t, size_t ahead);
 /* Writer thread: after a fork, the child's pages are shared with the parent until written;
  * prepare them again. */
