@@ -3,8 +3,8 @@
  *
  * This file is the signal-handler world. Code here may only:
  *   - call the loader's *_sigsafe functions, pyi_intern_code_sigsafe, the ring's *_sigsafe
- *     functions, clock_gettime, sigsetjmp/siglongjmp, __builtin_prefetch, and (through
- *     the loader) pthread_getspecific;
+ *     functions, clock_gettime, sigsetjmp/siglongjmp, and (through the loader)
+ *     pthread_getspecific;
  *   - read the active session (published with release before any timer exists), write its
  *     atomics, and write the calling thread's own registry slot, scratch buffer and frame
  *     memo, only while holding the slot's busy flag (pyi_handler_observe_off_cpu runs the

@@ -197,9 +197,10 @@ void pyi_intern_abandon_sigsafe(struct pyi_intern *t, uint32_t id)
 void pyi_intern_prepare(struct pyi_intern *t, size_t ahead)
 {
 	pyi_prefault_upto(&t->table_pages, t->table_pages.size);
-	/* relaxed: a hint, like the ring's */
-	size_t used = atomic_load_explicit(&t->arena_used, memory_order_relaxed);
-	pyi_prefault_upto(&t->arena_pages, used < t->arena_cap ? used + ahead : t->arena_cap);
+	/* relaxed: a hint, like the ring's. (A full arena's count runs past its end; the
+	 * prefault stops there.) */
+	pyi_prefault_upto(&t->arena_pages,
+			  atomic_load_explicit(&t->arena_used, memory_order_relaxed) + ahead);
 }
 
 void pyi_intern_forget_prepared(struct pyi_intern *t)

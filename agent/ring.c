@@ -209,12 +209,11 @@ void pyi_ring_pop(struct pyi_ring *r)
 
 void pyi_ring_prepare(struct pyi_ring *r, size_t ahead)
 {
-	if (pyi_prefault_finished(&r->pages))
-		return;
 	/* relaxed: a hint; pages are prepared a little early or late, never wrongly. Once the
-	 * producers have been through every page, all of them are present. */
-	uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
-	pyi_prefault_upto(&r->pages, head >= r->capacity ? r->capacity : (size_t)head + ahead);
+	 * producers have been through every page (head past the capacity), all are present
+	 * and the prefault, capped at the ring's size, is done. */
+	pyi_prefault_upto(&r->pages,
+			  (size_t)atomic_load_explicit(&r->head, memory_order_relaxed) + ahead);
 }
 
 void pyi_ring_forget_prepared(struct pyi_ring *r)
