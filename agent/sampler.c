@@ -57,6 +57,11 @@
 /* A running thread whose handler has not run for this much CPU is counted as late: it
  * blocks the signal (or the timer is gone). */
 #define LATE_CPU_NS 100000000u
+/* The sampler's own waits measure what a wait costs a thread in CPU: only those that lasted
+ * (a deadline already past returns at once) and cost less than this (an interrupt handled on
+ * the way is not the wait's). */
+#define WAIT_MEASURED_ABOVE_NS 200000u
+#define WAIT_COST_MAX_NS 500000u
 
 uint64_t pyi_now_ns(clockid_t clock)
 {
@@ -475,6 +480,23 @@ static void say_install_failed(int rc)
 		return;
 }
 
+/* Folds one of the sampler's waits into the running estimate of a wait's CPU cost: an
+ * average over the last thirty or so, as single waits vary twofold. */
+static void note_wait_cost(struct pyi_session *s, uint64_t cpu_before, uint64_t wall_before,
+			   uint64_t wall_after)
+{
+	uint64_t cpu_after = pyi_now_ns(CLOCK_THREAD_CPUTIME_ID);
+	if (!cpu_before || !cpu_after || cpu_after < cpu_before ||
+	    wall_after - wall_before < WAIT_MEASURED_ABOVE_NS)
+		return;
+	uint64_t cost = cpu_after - cpu_before;
+	if (cost > WAIT_COST_MAX_NS)
+		return;
+	uint64_t was = atomic_load_explicit(&s->wait_cpu_ns, memory_order_relaxed);
+	uint64_t now = was ? was - was / 32 + cost / 32 : cost;
+	atomic_store_explicit(&s->wait_cpu_ns, now, memory_order_relaxed);
+}
+
 static void drop_all_timers(struct pyi_session *s)
 {
 	for (int i = 0; i < s->slots_hi; i++)
@@ -520,9 +542,13 @@ void *pyi_sampler_main(void *arg)
 		 * work in the program; weights use the measured spans, not the nominal period. */
 		uint64_t jitter = period / 8 ? next_random(&rng) % (period / 8) : 0;
 		next += period - period / 16 + jitter;
+		uint64_t cpu_before = pyi_now_ns(CLOCK_THREAD_CPUTIME_ID);
+		uint64_t wall_before = pyi_now_ns(CLOCK_MONOTONIC);
 		if (!first && pyi_session_sleep_until(s, next, &s->stopping))
 			break;
 		uint64_t now = pyi_now_ns(CLOCK_MONOTONIC);
+		if (!first)
+			note_wait_cost(s, cpu_before, wall_before, now);
 		/* Late by a whole period (descheduled): start again from now. */
 		if (now >= next + period)
 			next = now;

@@ -58,8 +58,9 @@ struct pyi_thread_slot {
 	_Atomic int busy;
 	/* Owned by the busy holder. Wall time is credited in spans: mark_wall is where the
 	 * last span ended, mark_wall_cpu the thread's CPU clock then, so a span's time off the
-	 * CPU is its length minus the CPU it used. CPU time is credited only by the handler
-	 * (mark_cpu), to the stack it finds: the CPU view is then a plain CPU-time profile. */
+	 * CPU is its length minus the CPU it used. CPU time is credited by the handler
+	 * (mark_cpu), to the stack it finds: the CPU view is then a plain CPU-time profile,
+	 * except that leaving a wait the sampler saw costs the waiting stack wait_cpu_ns. */
 	uint64_t mark_wall, mark_wall_cpu, mark_cpu;
 	int has_stack;            /* a stack was recorded, so a repeat can refer to it */
 	int last_blocked;         /* that stack was read while the thread was off the CPU */
@@ -115,6 +116,7 @@ struct pyi_counters {
 	_Atomic uint64_t contended;    /* times a thread was found waiting for a CPU often */
 	_Atomic uint64_t threads_unsampled; /* threads found with no free slot (or no memory) */
 	_Atomic uint64_t handler_runs;
+	_Atomic uint64_t wake_cpu_ns;  /* CPU credited to waiting stacks for leaving the wait */
 	_Atomic uint64_t no_tstate;
 };
 
@@ -139,6 +141,10 @@ struct pyi_session {
 	_Atomic uint64_t missed_block; /* handler: the longest stretch a thread was off the CPU
 					* unobserved (longer than missed_block_ns), or 0 */
 	uint64_t missed_block_ns;    /* how long counts as long */
+	/* The CPU a wait costs a thread, entering it and waking from it, averaged over the
+	 * sampler's own waits: the kernel's tick almost never falls in that CPU time, so no
+	 * timer sample sees it. 0 until measured. */
+	_Atomic uint64_t wait_cpu_ns;
 	_Atomic int stopping;
 	_Atomic int writer_stop;
 	pthread_mutex_t wake_lock;   /* with wake_cond: lets stop cut the threads' sleeps short */

@@ -418,6 +418,7 @@ static void add_counters(struct pyi_session *s)
 		{"busy_skips", load(&c->busy_skips)},
 		{"signals_sent", load(&c->signals_sent)},
 		{"contended", load(&c->contended)},
+		{"wake_cpu_ns", load(&c->wake_cpu_ns)},
 	};
 	pyi_recbuf_counters(&w.buf, list, sizeof(list) / sizeof(list[0]));
 }

@@ -507,15 +507,16 @@ class Test:
         return self.run([self.report_bin] + list(options) + [path], env=clean_environ(),
                         log=False)
 
-    def collapsed(self, path, expect_warning=False):
-        """Collapsed stacks of path, checking that pyinstr-report succeeds (and, if asked,
-        that it warns). The text report is kept in the log so a failure shows it."""
+    def collapsed(self, path, expect_warning=False, metric="wall"):
+        """Collapsed stacks of path (wall or cpu time), checking that pyinstr-report succeeds
+        (and, if asked, that it warns). The text report is kept in the log so a failure
+        shows it."""
         text = self.report(path)
         self.note("--- pyinstr-report %s (exit %s)\n%s\n%s" % (path, text.returncode,
                                                                clip(text.out, 6000),
                                                                clip(text.err)))
         self.note("--- profile file: " + read_profile(path).describe())
-        r = self.report(path, "--format", "collapsed")
+        r = self.report(path, "--format", "collapsed", "--metric", metric)
         self.check(r.returncode == 0, "pyinstr-report --format collapsed %s succeeds" % path,
                    "exit status 0", "exit status %s, stderr %r" % (r.returncode, r.err))
         if expect_warning:
