@@ -316,6 +316,20 @@ static int read_run_delay(pid_t tid, uint64_t *delay)
 	return 0;
 }
 
+/* Whether the thread is runnable (state R in its stat: waiting for a CPU, or back on one)
+ * rather than waiting for something else (a lock, the GIL, a sleep, I/O); -1 when that
+ * cannot be read. */
+static int is_runnable(pid_t tid)
+{
+	char buf[512];
+	if (read_task_file(tid, "stat", buf, sizeof(buf)) < 0)
+		return -1;
+	const char *name_end = strrchr(buf, ')'); /* the name may hold anything */
+	if (!name_end || name_end[1] != ' ')
+		return -1;
+	return name_end[2] == 'R';
+}
+
 /* Whether the thread blocks signal signo now (SigBlk in its status); -1 when that cannot be
  * read. */
 static int blocks_signal(pid_t tid, int signo)
@@ -443,7 +457,13 @@ static int look_at_thread(struct pyi_session *s, int index, int last)
 	slot->never_looked = 0;
 	if (!ran && slot->nothing_at_cpu)
 		return 0; /* found no thread state at this CPU time already */
-	int rc = pyi_handler_observe_off_cpu(s, index, cpu, ran, slot->contended);
+	/* A contended thread that waits for a CPU was taken off it in the stack it was running:
+	 * the CPU it used since its last sample goes there, as a signal would have taken it.
+	 * One that waits for anything else stopped running Python elsewhere (a lock it waits
+	 * for in a with statement): that CPU is left to its next signal, as for any thread
+	 * (threads sharing the GIL had a fifth of their CPU put on a lock's line). */
+	int credit_cpu = slot->contended && ran && is_runnable(slot->tid) == 1;
+	int rc = pyi_handler_observe_off_cpu(s, index, cpu, ran, credit_cpu);
 	if (rc == 1)
 		atomic_fetch_add_explicit(&s->counters.remote_walks, 1, memory_order_relaxed);
 	slot->nothing_at_cpu = rc < 0 && !atomic_load_explicit(&slot->busy, memory_order_relaxed);
