@@ -428,8 +428,9 @@ int pyi_handler_observe_off_cpu(struct pyi_session *s, int index, uint64_t seen_
 	 * again: the waking is the earlier stack's. */
 	if (ran && slot->has_stack && slot->last_blocked)
 		credit_waking(s, slot, now, 0, cpu > slot->mark_cpu ? cpu - slot->mark_cpu : 0);
-	/* A contended thread off the CPU mostly waits for one, in the stack it was running:
-	 * the CPU since its last sample goes there, as a signal would have. Otherwise it is
+	/* A contended thread waiting for a CPU (credit_cpu: the sampler found it runnable) waits
+	 * in the stack it was running: the CPU since its last sample goes there, as a signal
+	 * would have. Otherwise it is
 	 * left to the timer, which samples where it was spent (a computation before a sleep);
 	 * what is left at the end goes to the last stack (pyi_handler_flush_cpu). */
 	if (credit_cpu) {
