@@ -11,9 +11,10 @@ The CPU time a sleep costs the thread (entering it and, mostly, waking from it: 
 virtual machine) is where the kernel's tick almost never falls, so no timer sample lands there;
 the agent credits each wait the sampler saw with the CPU its own waits cost. Where a nap costs
 at least half a point of the CPU time, nap's CPU share must be at least a third of the truth
-(without that credit it read 0.0-0.3% where the truth was 1.1-2.8%) and at most 2 points
+(without that credit it read 0.0-0.3% where the truth was 1.1-2.8%) and at most 3 points
 above it: the credit is an estimate, and a single timer sample that lands in a nap carries
-the CPU of the milliseconds before it; in 28 runs it came out 0.5 below to 1.4 above."""
+the CPU of the milliseconds before it (0.6 points of a 2-second run); in 42 runs it came out
+0.5 below to 2.0 above."""
 # pyitest: exclusive
 import pyitest
 
@@ -42,8 +43,8 @@ def check(t, interval):
         return summary
     c = t.collapsed(t.only_profile(out), metric="cpu")
     got = 100.0 * c.inclusive("nap", "naps.py") / c.inclusive("main", "naps.py")
-    t.check(want / 3 <= got <= want + 2, "%s: nap gets its share of the CPU time" % interval,
-            "%.1f%% to %.1f%% (truth %.1f%%)" % (want / 3, want + 2, want), "%.1f%%" % got)
+    t.check(want / 3 <= got <= want + 3, "%s: nap gets its share of the CPU time" % interval,
+            "%.1f%% to %.1f%% (truth %.1f%%)" % (want / 3, want + 3, want), "%.1f%%" % got)
     return summary + "; nap's CPU %.1f%% (truth %.1f%%)" % (got, want)
 
 
