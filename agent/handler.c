@@ -112,15 +112,16 @@ static uint64_t take_off_cpu(struct pyi_thread_slot *slot, uint64_t now, uint64_
 
 /*
  * The CPU a thread seen off the CPU spent entering its wait and waking from it, taken from
- * the `unsampled` CPU it has used since its last sample and credited (wall and CPU alike) to
- * the stack it waited in. The kernel's tick almost never falls in that time (a thread that
+ * the CPU it has used since its last sample (up to its clock `cpu`) and credited (wall and
+ * CPU alike) to the stack it waited in. The kernel's tick almost never falls in that time (a thread that
  * slept 4 ms between 1.6 ms computations, 30 us of its CPU a sleep, took 1 timer signal of
  * 700 inside its sleeps where 13 were due), so the timer would give it all to the code that
  * runs after the wait. The amount is the sampler's measure of its own waits: an estimate.
  */
 static void credit_waking(struct pyi_session *s, struct pyi_thread_slot *slot, uint64_t now,
-			  uint64_t off, uint64_t unsampled)
+			  uint64_t off, uint64_t cpu)
 {
+	uint64_t unsampled = cpu > slot->mark_cpu ? cpu - slot->mark_cpu : 0;
 	uint64_t waking = atomic_load_explicit(&s->wait_cpu_ns, memory_order_relaxed);
 	if (waking > unsampled)
 		waking = unsampled;
@@ -315,8 +316,7 @@ static void on_sample_signal(int signo, siginfo_t *info, void *uctx)
 		if (slot->last_blocked && slot->has_stack) {
 			/* The sampler saw the thread off the CPU in its previous stack; it stayed
 			 * there until it ran again, and waking up was that stack's too. */
-			credit_waking(s, slot, entered, off,
-				      cpu_now > slot->mark_cpu ? cpu_now - slot->mark_cpu : 0);
+			credit_waking(s, slot, entered, off, cpu_now);
 			off = 0;
 		}
 		uint64_t cpu = cpu_now > slot->mark_cpu ? cpu_now - slot->mark_cpu : 0;
@@ -427,12 +427,12 @@ int pyi_handler_observe_off_cpu(struct pyi_session *s, int index, uint64_t seen_
 	/* It woke from the wait it was last seen in, ran without a timer sample, and waits
 	 * again: the waking is the earlier stack's. */
 	if (ran && slot->has_stack && slot->last_blocked)
-		credit_waking(s, slot, now, 0, cpu > slot->mark_cpu ? cpu - slot->mark_cpu : 0);
+		credit_waking(s, slot, now, 0, cpu);
 	/* A contended thread waiting for a CPU (credit_cpu: the sampler found it runnable) waits
 	 * in the stack it was running: the CPU since its last sample goes there, as a signal
-	 * would have. Otherwise it is
-	 * left to the timer, which samples where it was spent (a computation before a sleep);
-	 * what is left at the end goes to the last stack (pyi_handler_flush_cpu). */
+	 * would have. Otherwise it is left to the timer, which samples where it was spent (a
+	 * computation before a sleep); what is left at the end goes to the last stack
+	 * (pyi_handler_flush_cpu). */
 	if (credit_cpu) {
 		used = cpu > slot->mark_cpu ? cpu - slot->mark_cpu : 0;
 		__atomic_store_n(&slot->mark_cpu, cpu, __ATOMIC_RELAXED);
