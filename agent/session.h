@@ -60,8 +60,11 @@ struct pyi_thread_slot {
 	 * last span ended, mark_wall_cpu the thread's CPU clock then, so a span's time off the
 	 * CPU is its length minus the CPU it used. CPU time is credited by the handler
 	 * (mark_cpu), to the stack it finds: the CPU view is then a plain CPU-time profile,
-	 * except that leaving a wait the sampler saw costs the waiting stack wait_cpu_ns. */
+	 * except that leaving a wait the sampler saw costs the waiting stack wait_cpu_ns.
+	 * A sample is credited about the thread's usual CPU per sample (share_mean), not all of
+	 * mark_cpu's arrears; share_carry is what it left owed (see take_cpu_share). */
 	uint64_t mark_wall, mark_wall_cpu, mark_cpu;
+	uint64_t share_mean, share_carry;
 	int has_stack;            /* a stack was recorded, so a repeat can refer to it */
 	int last_blocked;         /* that stack was read while the thread was off the CPU */
 	_Atomic uint32_t no_tstate_streak;   /* handler: signals that found no thread state */
