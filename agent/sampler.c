@@ -42,6 +42,12 @@
 /* A native thread's timer fires this many intervals of CPU apart. */
 #define NATIVE_SLOWDOWN 1000
 #define RESCAN_NS 10000000u
+/* The shortest period between looks, whatever the interval: each look wakes this thread,
+ * which costs tens of microseconds on a virtual machine. Looking every 100 us at four
+ * threads that kept coming and going took a third of a CPU (threads4 at 100us: 8,400
+ * wake-ups a second), and the program's threads, preempted by those wake-ups, waited for a
+ * CPU often enough to count as contended. */
+#define MIN_PERIOD_NS 1000000u
 #define MAX_PERIOD_NS 20000000u
 /* How long the period stays capped after a stretch off the CPU went unseen. */
 #define CAP_HOLD_NS 2000000000u
@@ -458,7 +464,7 @@ static int look_at_thread(struct pyi_session *s, int index, int last)
 	if (!ran && slot->nothing_at_cpu)
 		return 0; /* found no thread state at this CPU time already */
 	/* A contended thread that waits for a CPU was taken off it in the stack it was running:
-	 * the CPU it used since its last sample goes there, as a signal would have taken it.
+	 * that stack gets a sample of its CPU, as a signal would have.
 	 * One that waits for anything else stopped running Python elsewhere (a lock it waits
 	 * for in a with statement): that CPU is left to its next signal, as for any thread
 	 * (threads sharing the GIL had a fifth of their CPU put on a lock's line). */
@@ -529,8 +535,9 @@ void *pyi_sampler_main(void *arg)
 	static struct rescan_state st;
 	uint64_t rng = (uint64_t)s->start_mono_ns | 1;
 	uint64_t interval = s->cfg.interval_ns;
+	uint64_t shortest = interval > MIN_PERIOD_NS ? interval : MIN_PERIOD_NS;
 	uint64_t max_period = interval > MAX_PERIOD_NS ? interval : MAX_PERIOD_NS;
-	uint64_t period = interval;
+	uint64_t period = shortest;
 	uint64_t next = pyi_now_ns(CLOCK_MONOTONIC);
 	uint64_t last_rescan = 0, last_contention_check = 0;
 	int first = 1, any_contended = 0;
@@ -620,7 +627,7 @@ void *pyi_sampler_main(void *arg)
 			/* A second unseen stretch within the hold caps the period: a program that
 			 * keeps waiting in short stretches, not a one-off (the host stopping this
 			 * virtual CPU once would cost 2 s of wake-ups every millisecond). */
-			uint64_t cap = missed / 2 > interval ? missed / 2 : interval;
+			uint64_t cap = missed / 2 > shortest ? missed / 2 : shortest;
 			if (last_missed && now - last_missed < CAP_HOLD_NS) {
 				if (now >= cap_until || cap < period_cap)
 					period_cap = cap;
@@ -629,7 +636,7 @@ void *pyi_sampler_main(void *arg)
 			last_missed = now;
 		}
 		uint64_t longest = now < cap_until ? period_cap : max_period;
-		period = changing ? interval : (period * 2 < longest ? period * 2 : longest);
+		period = changing ? shortest : (period * 2 < longest ? period * 2 : longest);
 	}
 	/* A last look credits threads with their time up to the end. */
 	if (s->handlers_installed && !atomic_load(&s->handler_lost)) {
