@@ -3,8 +3,8 @@
  *
  * This file is the signal-handler world. Code here may only:
  *   - call the loader's *_sigsafe functions, pyi_intern_code_sigsafe, the ring's *_sigsafe
- *     functions, clock_gettime, sigsetjmp/siglongjmp, and (through the loader)
- *     pthread_getspecific;
+ *     functions, the pyi_cpu_share_* arithmetic, clock_gettime, sigsetjmp/siglongjmp, and
+ *     (through the loader) pthread_getspecific;
  *   - read the active session (published with release before any timer exists), write its
  *     atomics, and write the calling thread's own registry slot, scratch buffer and frame
  *     memo, only while holding the slot's busy flag (pyi_handler_observe_off_cpu runs the
@@ -131,40 +131,11 @@ static void credit_waking(struct pyi_session *s, struct pyi_thread_slot *slot, u
 	atomic_fetch_add_explicit(&s->counters.wake_cpu_ns, waking, memory_order_relaxed);
 }
 
-/*
- * The CPU a sample of the thread is credited with. Samples come at the kernel's ticks, and a
- * tick lands in a function in proportion to the time the thread runs there; but the CPU the
- * thread used since its previous sample is not spread evenly between functions: code that
- * runs in short bursts between waits (a tick rarely falls in a burst shorter than its
- * period) leaves its CPU to the next sample, which lands more often in some code than in
- * other. Crediting each sample with all that CPU put work_a of the threads4 bench 2 to 7
- * points low in runs where the ticks themselves fell on it within a point of its true
- * share (kernel scheduler and signal tracepoints, bench/workloads/threads4.py, 3.13, 1 ms).
- * So each sample is credited about the thread's usual CPU per sample (share_mean, which
- * follows the CPU that arrives between samples), plus a sixteenth of what is owed beyond
- * it; what is not credited stays owed (share_carry), at most four usual samples' worth,
- * and goes to later samples or, at the end, to the last stack (pyi_handler_flush_cpu), so
- * the thread's total stays exact. Never more than is owed: mark_cpu never passes the clock.
- */
-#define SHARE_MEAN_WEIGHT 16
-#define SHARE_PAYOFF 16
-#define SHARE_CARRY_MAX 4
-
+/* A sample's CPU (see agent/cpushare.h), moving the thread's CPU mark by as much. */
 static uint64_t take_cpu_share(struct pyi_thread_slot *slot, uint64_t cpu_now)
 {
 	uint64_t owed = cpu_now > slot->mark_cpu ? cpu_now - slot->mark_cpu : 0;
-	/* What arrived since the last sample and was not credited elsewhere (a waking). */
-	uint64_t fresh = owed > slot->share_carry ? owed - slot->share_carry : 0;
-	uint64_t mean = slot->share_mean ? slot->share_mean : fresh;
-	uint64_t share = owed >= mean ? mean + (owed - mean) / SHARE_PAYOFF
-				      : mean - (mean - owed) / SHARE_PAYOFF;
-	if (owed > SHARE_CARRY_MAX * mean && share < owed - SHARE_CARRY_MAX * mean)
-		share = owed - SHARE_CARRY_MAX * mean;
-	if (share > owed)
-		share = owed;
-	slot->share_mean = fresh >= mean ? mean + (fresh - mean) / SHARE_MEAN_WEIGHT
-					 : mean - (mean - fresh) / SHARE_MEAN_WEIGHT;
-	slot->share_carry = owed - share;
+	uint64_t share = pyi_cpu_share_take(&slot->cpu_share, owed);
 	__atomic_store_n(&slot->mark_cpu, slot->mark_cpu + share, __ATOMIC_RELAXED);
 	return share;
 }
@@ -172,7 +143,7 @@ static uint64_t take_cpu_share(struct pyi_thread_slot *slot, uint64_t cpu_now)
 /* Everything owed is settled (credited or let go): the clock is the new mark. */
 static void settle_cpu(struct pyi_thread_slot *slot, uint64_t cpu)
 {
-	slot->share_carry = 0;
+	pyi_cpu_share_settle(&slot->cpu_share);
 	__atomic_store_n(&slot->mark_cpu, cpu, __ATOMIC_RELAXED);
 }
 

@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "agent/config.h"
+#include "agent/cpushare.h"
 #include "agent/intern.h"
 #include "agent/ring.h"
 #include "loader/loader.h"
@@ -61,10 +62,9 @@ struct pyi_thread_slot {
 	 * CPU is its length minus the CPU it used. CPU time is credited by the handler
 	 * (mark_cpu), to the stack it finds: the CPU view is then a plain CPU-time profile,
 	 * except that leaving a wait the sampler saw costs the waiting stack wait_cpu_ns.
-	 * A sample is credited about the thread's usual CPU per sample (share_mean), not all of
-	 * mark_cpu's arrears; share_carry is what it left owed (see take_cpu_share). */
+	 * A sample takes a share of what mark_cpu leaves owed (agent/cpushare.h). */
 	uint64_t mark_wall, mark_wall_cpu, mark_cpu;
-	uint64_t share_mean, share_carry;
+	struct pyi_cpu_share cpu_share;
 	int has_stack;            /* a stack was recorded, so a repeat can refer to it */
 	int last_blocked;         /* that stack was read while the thread was off the CPU */
 	_Atomic uint32_t no_tstate_streak;   /* handler: signals that found no thread state */
