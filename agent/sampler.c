@@ -11,9 +11,9 @@
  *     across two reads) cannot change its Python stack, so its stack is read from here, once
  *     per stretch off the CPU, and the time it spends off the CPU is credited to that stack
  *     by repeat records: no signal, so no EINTR, and 100 idle threads cost 100 clock reads;
- *   - adapts the period: it is the interval while threads come and go off the CPU, and
- *     doubles, up to MAX_PERIOD_NS, while nothing changes (one busy thread: almost no
- *     wake-ups). A handler that finds a thread was off the CPU for long without a look
+ *   - adapts the period: it is the interval (at least MIN_PERIOD_NS) while threads come and
+ *     go off the CPU, and doubles, up to MAX_PERIOD_NS, while nothing changes (one busy
+ *     thread: almost no wake-ups). A handler that finds a thread was off the CPU for long without a look
  *     brings it back down, and when that happens again within CAP_HOLD_NS caps it for a
  *     while at half that stretch, so that a program that blocks in stretches of a few
  *     milliseconds has each of them seen (time nobody saw off the CPU goes to the stack
@@ -322,18 +322,48 @@ static int read_run_delay(pid_t tid, uint64_t *delay)
 	return 0;
 }
 
-/* Whether the thread is runnable (state R in its stat: waiting for a CPU, or back on one)
- * rather than waiting for something else (a lock, the GIL, a sleep, I/O); -1 when that
- * cannot be read. */
-static int is_runnable(pid_t tid)
+/* What the thread's status says of its scheduling. */
+struct task_status {
+	char state;                  /* R, S, D, ... */
+	unsigned long long voluntary;   /* switches away from it because it waited */
+	unsigned long long involuntary; /* switches away from it while it could run */
+};
+
+static int read_task_status(pid_t tid, struct task_status *st)
 {
-	char buf[512];
-	if (read_task_file(tid, "stat", buf, sizeof(buf)) < 0)
+	char buf[4096];
+	if (read_task_file(tid, "status", buf, sizeof(buf)) < 0)
 		return -1;
-	const char *name_end = strrchr(buf, ')'); /* the name may hold anything */
-	if (!name_end || name_end[1] != ' ')
+	const char *state = strstr(buf, "\nState:");
+	const char *vol = strstr(buf, "\nvoluntary_ctxt_switches:");
+	const char *invol = strstr(buf, "\nnonvoluntary_ctxt_switches:");
+	if (!state || !vol || !invol || sscanf(vol + 25, "%llu", &st->voluntary) != 1 ||
+	    sscanf(invol + 28, "%llu", &st->involuntary) != 1)
 		return -1;
-	return name_end[2] == 'R';
+	state += 7;
+	while (*state == ' ' || *state == '\t')
+		state++;
+	st->state = *state;
+	return 0;
+}
+
+/*
+ * Whether the thread was taken off a CPU while it ran (state R, and no voluntary switch since
+ * the last time this was asked of it): its stack is then where it was running. A thread that
+ * blocked since (a lock, the GIL) and now waits for a CPU to return from that wait is
+ * runnable too, but its stack is the wait's, not where its CPU went. 1 or 0; -1 when the
+ * status cannot be read.
+ */
+static int was_preempted(struct pyi_thread_slot *slot)
+{
+	struct task_status st;
+	if (read_task_status(slot->tid, &st) != 0)
+		return -1;
+	int known = slot->switches_known;
+	int blocked_since = st.voluntary != slot->voluntary_switches;
+	slot->voluntary_switches = st.voluntary;
+	slot->switches_known = 1;
+	return known && !blocked_since && st.state == 'R';
 }
 
 /* Whether the thread blocks signal signo now (SigBlk in its status); -1 when that cannot be
@@ -392,15 +422,24 @@ static void check_signal_mask(struct pyi_session *s, struct pyi_thread_slot *slo
 static int check_contention(struct pyi_session *s, struct pyi_thread_slot *slot, uint64_t now)
 {
 	uint64_t delay;
+	struct task_status st;
 	/* A thread that has not run since the last check has nothing new to say: the window
 	 * just grows (its run-queue wait can only have grown if it was starved outright, which
 	 * the next check after it runs sees). 50 idle threads cost no reads. */
 	if (slot->timer_state != PYI_TIMER_FAST || slot->seen_cpu == slot->contention_checked_cpu ||
-	    read_run_delay(slot->tid, &delay) != 0)
+	    read_run_delay(slot->tid, &delay) != 0 || read_task_status(slot->tid, &st) != 0)
 		return slot->contended;
 	slot->contention_checked_cpu = slot->seen_cpu;
 	if (slot->delay_seen_at && now > slot->delay_seen_at) {
 		double share = (double)(delay - slot->delay_seen) / (double)(now - slot->delay_seen_at);
+		/* Waiting for a CPU after being taken off one, not after waking from a wait: a
+		 * thread that wakes often (threads sharing the GIL, woken ten thousand times a
+		 * second) waits for a CPU at each wake-up, but it resumes when it is woken, not at
+		 * a tick, and its samples do not line up. */
+		int preempted = st.involuntary - slot->window_involuntary >=
+				st.voluntary - slot->window_voluntary;
+		if (!preempted)
+			share = 0;
 		if (!slot->contended && share > CONTENDED_ABOVE) {
 			if (set_timer_period(slot, 0) == 0) {
 				slot->contended = 1;
@@ -417,6 +456,8 @@ static int check_contention(struct pyi_session *s, struct pyi_thread_slot *slot,
 	}
 	slot->delay_seen = delay;
 	slot->delay_seen_at = now;
+	slot->window_voluntary = st.voluntary;
+	slot->window_involuntary = st.involuntary;
 	return slot->contended;
 }
 
@@ -463,12 +504,12 @@ static int look_at_thread(struct pyi_session *s, int index, int last)
 	slot->never_looked = 0;
 	if (!ran && slot->nothing_at_cpu)
 		return 0; /* found no thread state at this CPU time already */
-	/* A contended thread that waits for a CPU was taken off it in the stack it was running:
-	 * that stack gets a sample of its CPU, as a signal would have.
-	 * One that waits for anything else stopped running Python elsewhere (a lock it waits
-	 * for in a with statement): that CPU is left to its next signal, as for any thread
+	/* A contended thread taken off the CPU while it ran waits in the stack it was running:
+	 * that stack gets a sample of its CPU, as a signal would have. One that blocked (a lock
+	 * it waits for in a with statement, even once woken and waiting for a CPU) stopped
+	 * running Python elsewhere: its CPU is left to its next signal, as for any thread
 	 * (threads sharing the GIL had a fifth of their CPU put on a lock's line). */
-	int credit_cpu = slot->contended && ran && is_runnable(slot->tid) == 1;
+	int credit_cpu = slot->contended && ran && was_preempted(slot) == 1;
 	int rc = pyi_handler_observe_off_cpu(s, index, cpu, ran, credit_cpu);
 	if (rc == 1)
 		atomic_fetch_add_explicit(&s->counters.remote_walks, 1, memory_order_relaxed);

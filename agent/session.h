@@ -49,11 +49,14 @@ struct pyi_thread_slot {
 	int contended;           /* waits for a CPU often: sampled by signals from here */
 	int calm_checks;         /* contended, but checks in a row found it waiting little */
 	uint64_t delay_seen, delay_seen_at; /* its run-queue wait (schedstat), and when read */
+	uint64_t window_voluntary, window_involuntary; /* its switches (status) then */
 	uint64_t contention_checked_cpu;    /* its CPU clock at that read */
 	uint32_t sent;           /* signals sent to it from here */
 	int blocks_ours;         /* it blocks the sampling signal: no timer meanwhile */
 	int blocked_checks;      /* checks in a row that found it so */
 	uint64_t mask_checked_cpu;
+	uint64_t voluntary_switches; /* from its status, when last asked whether it was preempted */
+	int switches_known;
 	_Atomic uint32_t handled;            /* handler: signals of ours it has taken */
 	int reported_late;
 	_Atomic int busy;
