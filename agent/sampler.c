@@ -13,11 +13,11 @@
  *     by repeat records: no signal, so no EINTR, and 100 idle threads cost 100 clock reads;
  *   - adapts the period: it is the interval (at least MIN_PERIOD_NS) while threads come and
  *     go off the CPU, and doubles, up to MAX_PERIOD_NS, while nothing changes (one busy
- *     thread: almost no wake-ups). A handler that finds a thread was off the CPU for long without a look
- *     brings it back down, and when that happens again within CAP_HOLD_NS caps it for a
- *     while at half that stretch, so that a program that blocks in stretches of a few
- *     milliseconds has each of them seen (time nobody saw off the CPU goes to the stack
- *     running after it).
+ *     thread: almost no wake-ups). A handler that finds a thread was off the CPU for long
+ *     without a look brings it back down, and when that happens again within CAP_HOLD_NS
+ *     caps it for a while at half that stretch, so that a program that blocks in stretches
+ *     of a few milliseconds has each of them seen (time nobody saw off the CPU goes to the
+ *     stack running after it).
  * Threads are discovered by listing /proc/self/task every ~10 ms, so threads started later
  * and threads created by C code are found alike. A thread proven to have no Python thread
  * state (a native thread) keeps a slow timer, in case it gains one. Runs with every signal
@@ -433,9 +433,9 @@ static int check_contention(struct pyi_session *s, struct pyi_thread_slot *slot,
 	if (slot->delay_seen_at && now > slot->delay_seen_at) {
 		double share = (double)(delay - slot->delay_seen) / (double)(now - slot->delay_seen_at);
 		/* Waiting for a CPU after being taken off one, not after waking from a wait: a
-		 * thread that wakes often (threads sharing the GIL, woken ten thousand times a
-		 * second) waits for a CPU at each wake-up, but it resumes when it is woken, not at
-		 * a tick, and its samples do not line up. */
+		 * thread that wakes often (threads sharing the GIL, each woken hundreds of times a
+		 * second) waits for a CPU at many wake-ups, but it resumes when it is woken, not
+		 * at a tick, and its samples do not line up. */
 		int preempted = st.involuntary - slot->window_involuntary >=
 				st.voluntary - slot->window_voluntary;
 		if (!preempted)
