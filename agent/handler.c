@@ -60,9 +60,11 @@ static uint64_t mono_now(void)
 	return pyi_timespec_ns(&ts);
 }
 
-/* Pushes one sample record; returns its length. */
-static uint32_t record_sample(struct pyi_session *s, struct pyi_thread_slot *slot, int depth,
-			      const uint32_t flags, uint64_t now, uint64_t wall_ns, uint64_t cpu_ns)
+/* Pushes one sample record of the stack in slot->scratch, or in `kept` when given; returns
+ * its length. */
+static uint32_t record_stack(struct pyi_session *s, struct pyi_thread_slot *slot,
+			     const struct pyi_ring_frame *kept, int depth, const uint32_t flags,
+			     uint64_t now, uint64_t wall_ns, uint64_t cpu_ns)
 {
 	uint32_t len = (uint32_t)(sizeof(struct pyi_ring_sample) +
 				  (size_t)depth * sizeof(struct pyi_ring_frame));
@@ -79,14 +81,20 @@ static uint32_t record_sample(struct pyi_session *s, struct pyi_thread_slot *slo
 	r->reserved = 0;
 	struct pyi_ring_frame *f = (struct pyi_ring_frame *)(r + 1);
 	for (int i = 0; i < depth; i++) {
-		f[i].code_id = slot->scratch[i].id;
-		f[i].instr = slot->scratch[i].instr;
+		f[i].code_id = kept ? kept[i].code_id : slot->scratch[i].id;
+		f[i].instr = kept ? kept[i].instr : slot->scratch[i].instr;
 	}
 	pyi_ring_commit_sigsafe(s->ring, r);
 	atomic_fetch_add_explicit((flags & PYI_SAMPLE_REPEAT) ? &s->counters.repeats
 							  : &s->counters.samples,
 				  1, memory_order_relaxed);
 	return len;
+}
+
+static uint32_t record_sample(struct pyi_session *s, struct pyi_thread_slot *slot, int depth,
+			      const uint32_t flags, uint64_t now, uint64_t wall_ns, uint64_t cpu_ns)
+{
+	return record_stack(s, slot, NULL, depth, flags, now, wall_ns, cpu_ns);
 }
 
 /* More time for the thread's previous stack, without reading it again. */
@@ -353,6 +361,8 @@ static void on_sample_signal(int signo, siginfo_t *info, void *uctx)
 		pyi_ring_warm_sigsafe(s->ring, len);
 		slot->has_stack = 1;
 		slot->last_blocked = 0;
+		slot->last_depth = depth;
+		slot->last_flags = flags;
 	}
 done:
 	atomic_fetch_add_explicit(&s->counters.handler_ns, mono_now() - entered,
@@ -397,6 +407,16 @@ int pyi_handler_observe_off_cpu(struct pyi_session *s, int index, uint64_t seen_
 			record_repeat(s, slot, now, off, 0);
 		rc = 0;
 		goto out;
+	}
+	/* The stack in scratch is the last one a signal found the thread running in: kept, for
+	 * the CPU still owed to its samples when the session ends (pyi_handler_flush_cpu). */
+	if (slot->has_stack && !slot->last_blocked && slot->ran_frames) {
+		for (int i = 0; i < slot->last_depth; i++) {
+			slot->ran_frames[i].code_id = slot->scratch[i].id;
+			slot->ran_frames[i].instr = slot->scratch[i].instr;
+		}
+		slot->ran_depth = slot->last_depth;
+		slot->ran_flags = slot->last_flags;
 	}
 	/* The state the thread's handler last saw may have been freed since (a ctypes callback
 	 * on a C thread releases its state on the way out): confirm it is still this thread's
@@ -451,6 +471,8 @@ int pyi_handler_observe_off_cpu(struct pyi_session *s, int index, uint64_t seen_
 	record_sample(s, slot, depth, flags, now, off + used, used);
 	slot->has_stack = 1;
 	slot->last_blocked = 1;
+	slot->last_depth = depth;
+	slot->last_flags = flags;
 	rc = 1;
 out:
 	atomic_store_explicit(&slot->busy, 0, memory_order_release);
@@ -469,8 +491,20 @@ void pyi_handler_flush_cpu(struct pyi_session *s, int index, int exited)
 		uint64_t cpu = exited ? slot->seen_cpu : pyi_timespec_ns(&ts), now = mono_now();
 		uint64_t unsampled = cpu > slot->mark_cpu ? cpu - slot->mark_cpu : 0;
 		uint64_t off = exited ? 0 : take_off_cpu(slot, now, cpu);
+		/* What earlier samples left owed was spent where signals found the thread
+		 * running, not in the wait it was last seen in (a program that ends its loop with
+		 * a sleep would have it put there). */
+		uint64_t owed = slot->cpu_share.carry < unsampled ? slot->cpu_share.carry : unsampled;
+		int elsewhere = owed && slot->last_blocked && slot->ran_depth > 0;
+		if (elsewhere)
+			unsampled -= owed;
 		if (unsampled || off)
 			record_repeat(s, slot, now, unsampled + off, unsampled);
+		if (elsewhere) {
+			record_stack(s, slot, slot->ran_frames, slot->ran_depth, slot->ran_flags, now,
+				     owed, owed);
+			slot->has_stack = 0; /* a repeat now would mean that stack */
+		}
 		settle_cpu(slot, cpu);
 	}
 	atomic_store_explicit(&slot->busy, 0, memory_order_release);

@@ -78,9 +78,10 @@ int pyi_slot_buffers_alloc(struct pyi_thread_slot *slot, uint32_t max_depth)
 	while (entries < max_depth)
 		entries <<= 1;
 	slot->scratch = calloc(max_depth, sizeof(*slot->scratch));
+	slot->ran_frames = calloc(max_depth, sizeof(*slot->ran_frames));
 	slot->frames.entries = malloc(entries * sizeof(*slot->frames.entries));
 	slot->frames.mask = entries - 1;
-	if (!slot->scratch || !slot->frames.entries) {
+	if (!slot->scratch || !slot->ran_frames || !slot->frames.entries) {
 		pyi_slot_buffers_free(slot);
 		return -ENOMEM;
 	}
@@ -94,8 +95,10 @@ int pyi_slot_buffers_alloc(struct pyi_thread_slot *slot, uint32_t max_depth)
 void pyi_slot_buffers_free(struct pyi_thread_slot *slot)
 {
 	free(slot->scratch);
+	free(slot->ran_frames);
 	free(slot->frames.entries);
 	slot->scratch = NULL;
+	slot->ran_frames = NULL;
 	slot->frames.entries = NULL;
 	slot->frames.mask = 0;
 }

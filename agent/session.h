@@ -70,6 +70,13 @@ struct pyi_thread_slot {
 	struct pyi_cpu_share cpu_share;
 	int has_stack;            /* a stack was recorded, so a repeat can refer to it */
 	int last_blocked;         /* that stack was read while the thread was off the CPU */
+	int last_depth;           /* that stack's depth and flags (it is in scratch) */
+	uint32_t last_flags;
+	/* The last stack a signal found the thread running in, kept when a read off the CPU
+	 * replaces it in scratch (max_depth frames). */
+	struct pyi_ring_frame *ran_frames;
+	int ran_depth;
+	uint32_t ran_flags;
 	_Atomic uint32_t no_tstate_streak;   /* handler: signals that found no thread state */
 	_Atomic uintptr_t tstate;            /* the thread's PyThreadState, last seen */
 	uintptr_t pthread;                   /* the thread's pthread_t, with tstate */
