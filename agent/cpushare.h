@@ -5,9 +5,10 @@
  * thread runs there; but the CPU a thread used since its previous sample is not spread evenly
  * between its code: code that runs in bursts shorter than a tick between waits leaves its CPU
  * to whatever the next tick finds, and the gap before a tick is longer after some code than
- * after other. Crediting each sample with its whole gap put work_a of the threads4 bench 2 to
- * 7 points low in runs where the ticks themselves fell on it within a point of its true share
- * (kernel scheduler and signal tracepoints, CPython 3.13, 1 ms interval).
+ * after other. Crediting each sample with its whole gap read the threads4 bench's functions
+ * 2.4 to 6.7 points off, while the signals themselves fell on both within about a point of
+ * their true CPU shares (the kernel's signal tracepoint against markers carrying thread_time,
+ * CPython 3.8, 1 ms interval).
  *
  * So a sample takes about the thread's usual CPU per sample (the mean of what arrives between
  * samples, following each new gap by a sixteenth), plus a sixteenth of what is owed beyond it.
