@@ -503,6 +503,14 @@ void pyi_handler_flush_cpu(struct pyi_session *s, int index, int exited)
 		if (elsewhere) {
 			record_stack(s, slot, slot->ran_frames, slot->ran_depth, slot->ran_flags, now,
 				     owed, owed);
+			/* Another sample of that stack: counted as its first one was. */
+			if (slot->ran_flags & PYI_SAMPLE_TRUNCATED)
+				atomic_fetch_add_explicit(&s->counters.truncated, 1,
+							  memory_order_relaxed);
+			for (int i = 0; i < slot->ran_depth; i++)
+				if (!slot->ran_frames[i].code_id)
+					atomic_fetch_add_explicit(&s->counters.unknown_frames, 1,
+								  memory_order_relaxed);
 			slot->has_stack = 0; /* a repeat now would mean that stack */
 		}
 		settle_cpu(slot, cpu);
