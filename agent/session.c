@@ -94,13 +94,19 @@ int pyi_slot_buffers_alloc(struct pyi_thread_slot *slot, uint32_t max_depth)
 
 void pyi_slot_buffers_free(struct pyi_thread_slot *slot)
 {
-	free(slot->scratch);
-	free(slot->ran_frames);
-	free(slot->frames.entries);
+	/* The pointers are cleared before the memory goes: the sampler frees a slot's buffers
+	 * while the program may be forking, and the child frees what it finds (see
+	 * pyi_session_abandon_in_child). A fork in between then leaves the child a leak, never
+	 * a second free (a torture run's child aborted with "double free or corruption"). */
+	void *scratch = slot->scratch, *ran = slot->ran_frames, *memo = slot->frames.entries;
 	slot->scratch = NULL;
 	slot->ran_frames = NULL;
 	slot->frames.entries = NULL;
 	slot->frames.mask = 0;
+	atomic_thread_fence(memory_order_seq_cst);
+	free(scratch);
+	free(ran);
+	free(memo);
 }
 
 static int start_thread(pthread_t *t, void *(*fn)(void *), void *arg)
