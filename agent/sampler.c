@@ -327,6 +327,7 @@ struct task_status {
 	char state;                  /* R, S, D, ... */
 	unsigned long long voluntary;   /* switches away from it because it waited */
 	unsigned long long involuntary; /* switches away from it while it could run */
+	unsigned long long blocked;     /* the signals it blocks (SigBlk) */
 };
 
 static int read_task_status(pid_t tid, struct task_status *st)
@@ -335,9 +336,11 @@ static int read_task_status(pid_t tid, struct task_status *st)
 	if (read_task_file(tid, "status", buf, sizeof(buf)) < 0)
 		return -1;
 	const char *state = strstr(buf, "\nState:");
+	const char *sigblk = strstr(buf, "\nSigBlk:");
 	const char *vol = strstr(buf, "\nvoluntary_ctxt_switches:");
 	const char *invol = strstr(buf, "\nnonvoluntary_ctxt_switches:");
-	if (!state || !vol || !invol || sscanf(vol + 25, "%llu", &st->voluntary) != 1 ||
+	if (!state || !sigblk || !vol || !invol || sscanf(sigblk + 8, "%llx", &st->blocked) != 1 ||
+	    sscanf(vol + 25, "%llu", &st->voluntary) != 1 ||
 	    sscanf(invol + 28, "%llu", &st->involuntary) != 1)
 		return -1;
 	state += 7;
@@ -345,6 +348,20 @@ static int read_task_status(pid_t tid, struct task_status *st)
 		state++;
 	st->state = *state;
 	return 0;
+}
+
+/* A thread's status, read at most once in a round of checks (its signal mask, contention). */
+struct status_once {
+	pid_t tid;
+	int state; /* 0 not read yet, 1 read, -1 unreadable */
+	struct task_status st;
+};
+
+static const struct task_status *status_of(struct status_once *once)
+{
+	if (once->state == 0)
+		once->state = read_task_status(once->tid, &once->st) == 0 ? 1 : -1;
+	return once->state == 1 ? &once->st : NULL;
 }
 
 /*
@@ -366,32 +383,20 @@ static int was_preempted(struct pyi_thread_slot *slot)
 	return known && !blocked_since && st.state == 'R';
 }
 
-/* Whether the thread blocks signal signo now (SigBlk in its status); -1 when that cannot be
- * read. */
-static int blocks_signal(pid_t tid, int signo)
-{
-	char buf[2048];
-	unsigned long long mask;
-	if (read_task_file(tid, "status", buf, sizeof(buf)) < 0)
-		return -1;
-	const char *line = strstr(buf, "\nSigBlk:");
-	if (!line || sscanf(line + 8, "%llx", &mask) != 1)
-		return -1;
-	return (int)((mask >> (signo - 1)) & 1);
-}
-
 /*
  * A thread that blocks our signal would keep a timer signal pending, and a thread that then
  * takes signals with sigwait() could be handed it. Its timer goes (recent kernels drop the
  * pending signal of a deleted timer) until it unblocks; meanwhile it is read only while off
  * the CPU. Only threads that ran since the last check can have changed their mask.
  */
-static void check_signal_mask(struct pyi_session *s, struct pyi_thread_slot *slot)
+static void check_signal_mask(struct pyi_session *s, struct pyi_thread_slot *slot,
+			      struct status_once *once)
 {
 	if (slot->seen_cpu == slot->mask_checked_cpu && !slot->never_looked)
 		return;
 	slot->mask_checked_cpu = slot->seen_cpu;
-	int blocked = blocks_signal(slot->tid, s->signo);
+	const struct task_status *st = status_of(once);
+	int blocked = st ? (int)((st->blocked >> (s->signo - 1)) & 1) : -1;
 	if (blocked == 1) {
 		if (!slot->blocks_ours) {
 			slot->blocks_ours = 1;
@@ -419,16 +424,18 @@ static void check_signal_mask(struct pyi_session *s, struct pyi_thread_slot *slo
  * thread is sampled instead by signals sent from here at jittered times, as long as it keeps
  * waiting for a CPU; its timer is disarmed meanwhile. Returns whether it is contended.
  */
-static int check_contention(struct pyi_session *s, struct pyi_thread_slot *slot, uint64_t now)
+static int check_contention(struct pyi_session *s, struct pyi_thread_slot *slot, uint64_t now,
+			    struct status_once *once)
 {
 	uint64_t delay;
-	struct task_status st;
+	const struct task_status *status;
 	/* A thread that has not run since the last check has nothing new to say: the window
 	 * just grows (its run-queue wait can only have grown if it was starved outright, which
 	 * the next check after it runs sees). 50 idle threads cost no reads. */
 	if (slot->timer_state != PYI_TIMER_FAST || slot->seen_cpu == slot->contention_checked_cpu ||
-	    read_run_delay(slot->tid, &delay) != 0 || read_task_status(slot->tid, &st) != 0)
+	    read_run_delay(slot->tid, &delay) != 0 || !(status = status_of(once)))
 		return slot->contended;
+	const struct task_status st = *status;
 	slot->contention_checked_cpu = slot->seen_cpu;
 	if (slot->delay_seen_at && now > slot->delay_seen_at) {
 		double share = (double)(delay - slot->delay_seen) / (double)(now - slot->delay_seen_at);
@@ -652,8 +659,9 @@ void *pyi_sampler_main(void *arg)
 			for (int i = 0; i < s->slots_hi; i++) {
 				if (!atomic_load_explicit(&s->slots[i].serial, memory_order_relaxed))
 					continue;
-				check_signal_mask(s, &s->slots[i]);
-				any_contended |= check_contention(s, &s->slots[i], now);
+				struct status_once once = {.tid = s->slots[i].tid};
+				check_signal_mask(s, &s->slots[i], &once);
+				any_contended |= check_contention(s, &s->slots[i], now, &once);
 			}
 			last_contention_check = now;
 		}
