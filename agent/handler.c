@@ -130,13 +130,27 @@ static void credit_waking(struct pyi_session *s, struct pyi_thread_slot *slot, u
 			  uint64_t off, uint64_t cpu)
 {
 	uint64_t unsampled = cpu > slot->mark_cpu ? cpu - slot->mark_cpu : 0;
-	uint64_t waking = atomic_load_explicit(&s->wait_cpu_ns, memory_order_relaxed);
+	uint64_t waking = pyi_waking_credit(
+		&s->waking_ticks, atomic_load_explicit(&s->wait_cpu_ns, memory_order_relaxed));
 	if (waking > unsampled)
 		waking = unsampled;
 	if (off || waking)
 		record_repeat(s, slot, now, off + waking, waking);
 	__atomic_store_n(&slot->mark_cpu, slot->mark_cpu + waking, __ATOMIC_RELAXED);
 	atomic_fetch_add_explicit(&s->counters.wake_cpu_ns, waking, memory_order_relaxed);
+}
+
+/* A tick `since_wait` ns of CPU after the thread was seen waiting: evidence of how much of a
+ * waking the ticks see (agent/waking.h). */
+static void count_waking_tick(struct pyi_session *s, uint64_t since_wait)
+{
+	enum pyi_waking_window window = pyi_waking_window_of(
+		since_wait, atomic_load_explicit(&s->wait_cpu_ns, memory_order_relaxed));
+	pyi_waking_count(&s->waking_ticks, window);
+	if (window == PYI_WAKING_EARLY)
+		atomic_fetch_add_explicit(&s->counters.wake_ticks_early, 1, memory_order_relaxed);
+	else if (window == PYI_WAKING_LATER)
+		atomic_fetch_add_explicit(&s->counters.wake_ticks_later, 1, memory_order_relaxed);
 }
 
 /* A sample's CPU (see agent/cpushare.h), moving the thread's CPU mark by as much. */
@@ -335,10 +349,13 @@ static void on_sample_signal(int signo, siginfo_t *info, void *uctx)
 		settle_cpu(slot, cpu_now);
 	} else {
 		atomic_store_explicit(&slot->no_tstate_streak, 0, memory_order_relaxed);
+		uint64_t waited_at_cpu = slot->mark_wall_cpu;
 		uint64_t off = take_off_cpu(slot, entered, cpu_now);
 		if (slot->last_blocked && slot->has_stack) {
 			/* The sampler saw the thread off the CPU in its previous stack; it stayed
 			 * there until it ran again, and waking up was that stack's too. */
+			if (info->si_code == SI_TIMER && cpu_now >= waited_at_cpu)
+				count_waking_tick(s, cpu_now - waited_at_cpu);
 			credit_waking(s, slot, entered, off, cpu_now);
 			off = 0;
 		}

@@ -24,6 +24,7 @@
 #include "agent/cpushare.h"
 #include "agent/intern.h"
 #include "agent/ring.h"
+#include "agent/waking.h"
 #include "loader/loader.h"
 
 #define PYI_MAX_THREADS 4096
@@ -130,6 +131,8 @@ struct pyi_counters {
 	_Atomic uint64_t threads_unsampled; /* threads found with no free slot (or no memory) */
 	_Atomic uint64_t handler_runs;
 	_Atomic uint64_t wake_cpu_ns;  /* CPU credited to waiting stacks for leaving the wait */
+	_Atomic uint64_t wake_ticks_early; /* timer ticks within a wait's cost after it (waking.h) */
+	_Atomic uint64_t wake_ticks_later; /* and two to six times as far */
 	_Atomic uint64_t no_tstate;
 };
 
@@ -158,6 +161,7 @@ struct pyi_session {
 	 * sampler's own waits: the kernel's tick almost never falls in that CPU time, so no
 	 * timer sample sees it. 0 until measured. */
 	_Atomic uint64_t wait_cpu_ns;
+	struct pyi_waking_ticks waking_ticks; /* how much of that the ticks see (waking.h) */
 	_Atomic int stopping;
 	_Atomic int writer_stop;
 	pthread_mutex_t wake_lock;   /* with wake_cond: lets stop cut the threads' sleeps short */

@@ -419,6 +419,8 @@ static void add_counters(struct pyi_session *s)
 		{"signals_sent", load(&c->signals_sent)},
 		{"contended", load(&c->contended)},
 		{"wake_cpu_ns", load(&c->wake_cpu_ns)},
+		{"wake_ticks_early", load(&c->wake_ticks_early)},
+		{"wake_ticks_later", load(&c->wake_ticks_later)},
 	};
 	pyi_recbuf_counters(&w.buf, list, sizeof(list) / sizeof(list[0]));
 }
