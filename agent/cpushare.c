@@ -3,7 +3,7 @@
 /* The mean follows each new gap by 1/MEAN_WEIGHT; a sample pays 1/PAYOFF of what is owed
  * beyond the mean; at most CARRY_MAX means stay owed. */
 #define MEAN_WEIGHT 16
-#define PAYOFF 16
+#define PAYOFF 64
 #define CARRY_MAX 4
 
 /* a moved towards b by 1/n of the distance */

@@ -11,7 +11,10 @@
  * CPython 3.8, 1 ms interval).
  *
  * So a sample takes about the thread's usual CPU per sample (the mean of what arrives between
- * samples, following each new gap by a sixteenth), plus a sixteenth of what is owed beyond it.
+ * samples, following each new gap by a sixteenth), plus a sixty-fourth of what is owed beyond
+ * it. (Paying off a sixteenth, threads4's ticks, timed against the thread's CPU clock, still
+ * gave work_a 0.8 points too little of the work_a/work_b CPU on 3.8, 0.5 with a sixty-fourth;
+ * what the ticks themselves counted was within 0.2.)
  * What it does not take stays owed to later samples, at most four means' worth beyond the
  * sample's own, and never more is taken than is owed: the thread's samples, with what is owed
  * at its end, add up to its CPU time exactly. Plain arithmetic: async-signal-safe.
