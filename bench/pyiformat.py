@@ -36,6 +36,7 @@ class Tally:
         self.count = dict.fromkeys((region,) + self.names, 0)
         self.samples = 0          # SAMPLE records
         self.signal_samples = 0   # those that were not REPEATs (each cost a signal and a walk)
+        self.cpu_samples = 0      # those of them that carry CPU time (the CPU view's samples)
         self.max_depth = 0
         self.counters = {}
         self.info = {}
@@ -75,6 +76,8 @@ def tally(path, region, names):
                 frames = previous.get(thread, b"")
             else:
                 t.signal_samples += 1
+                if cpu:
+                    t.cpu_samples += 1
                 frames = data[body + 32:body + 32 + 8 * depth]
                 previous[thread] = frames
                 if depth > t.max_depth:
