@@ -80,9 +80,14 @@ static uint32_t record_stack(struct pyi_session *s, struct pyi_thread_slot *slot
 	r->depth = (uint16_t)depth;
 	r->reserved = 0;
 	struct pyi_ring_frame *f = (struct pyi_ring_frame *)(r + 1);
-	for (int i = 0; i < depth; i++) {
-		f[i].code_id = kept ? kept[i].code_id : slot->scratch[i].id;
-		f[i].instr = kept ? kept[i].instr : slot->scratch[i].instr;
+	if (kept) {
+		for (int i = 0; i < depth; i++)
+			f[i] = kept[i];
+	} else {
+		for (int i = 0; i < depth; i++) {
+			f[i].code_id = slot->scratch[i].id;
+			f[i].instr = slot->scratch[i].instr;
+		}
 	}
 	pyi_ring_commit_sigsafe(s->ring, r);
 	atomic_fetch_add_explicit((flags & PYI_SAMPLE_REPEAT) ? &s->counters.repeats
@@ -124,14 +129,14 @@ static uint64_t take_off_cpu(struct pyi_thread_slot *slot, uint64_t now, uint64_
  * CPU alike) to the stack it waited in. The kernel's tick almost never falls in that time (a thread that
  * slept 4 ms between 1.6 ms computations, 30 us of its CPU a sleep, took 1 timer signal of
  * 700 inside its sleeps where 13 were due), so the timer would give it all to the code that
- * runs after the wait. The amount is the sampler's measure of its own waits: an estimate.
+ * runs after the wait. The amount is the sampler's measure of its own waits (`wait_cost`),
+ * less the part the ticks see (agent/waking.h): an estimate.
  */
 static void credit_waking(struct pyi_session *s, struct pyi_thread_slot *slot, uint64_t now,
-			  uint64_t off, uint64_t cpu)
+			  uint64_t off, uint64_t cpu, uint64_t wait_cost)
 {
 	uint64_t unsampled = cpu > slot->mark_cpu ? cpu - slot->mark_cpu : 0;
-	uint64_t waking = pyi_waking_credit(
-		&s->waking_ticks, atomic_load_explicit(&s->wait_cpu_ns, memory_order_relaxed));
+	uint64_t waking = pyi_waking_credit(&s->waking_ticks, wait_cost);
 	if (waking > unsampled)
 		waking = unsampled;
 	if (off || waking)
@@ -142,10 +147,9 @@ static void credit_waking(struct pyi_session *s, struct pyi_thread_slot *slot, u
 
 /* A tick `since_wait` ns of CPU after the thread was seen waiting: evidence of how much of a
  * waking the ticks see (agent/waking.h). */
-static void count_waking_tick(struct pyi_session *s, uint64_t since_wait)
+static void count_waking_tick(struct pyi_session *s, uint64_t since_wait, uint64_t wait_cost)
 {
-	enum pyi_waking_window window = pyi_waking_window_of(
-		since_wait, atomic_load_explicit(&s->wait_cpu_ns, memory_order_relaxed));
+	enum pyi_waking_window window = pyi_waking_window_of(since_wait, wait_cost);
 	pyi_waking_count(&s->waking_ticks, window);
 	if (window == PYI_WAKING_EARLY)
 		atomic_fetch_add_explicit(&s->counters.wake_ticks_early, 1, memory_order_relaxed);
@@ -354,9 +358,11 @@ static void on_sample_signal(int signo, siginfo_t *info, void *uctx)
 		if (slot->last_blocked && slot->has_stack) {
 			/* The sampler saw the thread off the CPU in its previous stack; it stayed
 			 * there until it ran again, and waking up was that stack's too. */
+			uint64_t wait_cost =
+				atomic_load_explicit(&s->wait_cpu_ns, memory_order_relaxed);
 			if (info->si_code == SI_TIMER && cpu_now >= waited_at_cpu)
-				count_waking_tick(s, cpu_now - waited_at_cpu);
-			credit_waking(s, slot, entered, off, cpu_now);
+				count_waking_tick(s, cpu_now - waited_at_cpu, wait_cost);
+			credit_waking(s, slot, entered, off, cpu_now, wait_cost);
 			off = 0;
 		}
 		uint64_t cpu = take_cpu_share(slot, cpu_now);
@@ -477,7 +483,8 @@ int pyi_handler_observe_off_cpu(struct pyi_session *s, int index, uint64_t seen_
 	/* It woke from the wait it was last seen in, ran without a timer sample, and waits
 	 * again: the waking is the earlier stack's. */
 	if (ran && slot->has_stack && slot->last_blocked)
-		credit_waking(s, slot, now, 0, cpu);
+		credit_waking(s, slot, now, 0, cpu,
+			      atomic_load_explicit(&s->wait_cpu_ns, memory_order_relaxed));
 	/* A contended thread waiting for a CPU (credit_cpu: the sampler found it runnable) waits
 	 * in the stack it was running: this is a sample of its CPU, as a signal would have
 	 * taken. Otherwise its CPU is left to the timer, which samples where it was spent (a
