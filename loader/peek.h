@@ -2,8 +2,9 @@
  * peek: the one way loader/ reads interpreter memory from the signal handler.
  *
  * Every load that walk.c and pystr.c make through a pointer found in the interpreter goes
- * through pyi_peek_sigsafe() (or the typed wrappers below, which call it), so the reads can be
- * audited in one place. The check is plausibility only: the address is aligned for the
+ * through pyi_peek_sigsafe() (or the typed wrappers below, which call it), or through the
+ * pyi_peek_checked_* loads after pyi_peek_plausible() accepted the span they lie in, so the
+ * reads can be audited in one place. The check is plausibility only: the address is aligned for the
  * size, at least 4096 (NULL and small integers such as the 0x1..0x13 garbage CPython 3.11 and
  * 3.12 leave in a half-published _PyCFrame, cpython-frames.md §7.1) and below the end of the
  * x86-64 47-bit user address space. A plausible address can still be unmapped; the agent's
@@ -97,6 +98,21 @@ static inline int pyi_peek_u16(uintptr_t addr, uint16_t *out)
 static inline int pyi_peek_u8(uintptr_t addr, uint8_t *out)
 {
 	return pyi_peek_sigsafe(addr, out, sizeof(*out));
+}
+
+/*
+ * Reads from a record checked once: a walk that loads several fields of one frame checks the
+ * record's whole span with pyi_peek_plausible (the record 8-byte aligned, every field at its
+ * natural alignment inside it), then loads each field with these, which do not check again.
+ */
+static inline uintptr_t pyi_peek_checked_ptr(uintptr_t addr)
+{
+	return (uintptr_t)*(const volatile uint64_t *)addr;
+}
+
+static inline uint8_t pyi_peek_checked_u8(uintptr_t addr)
+{
+	return *(const volatile uint8_t *)addr;
 }
 
 #endif

@@ -292,54 +292,55 @@ struct pyi_frame_memo_entry *pyi_frame_memo_entry_of(struct pyi_frame_memo *memo
 
 /* The memo's entry for frame when it last ran code (its code object need not be read
  * again), or NULL. */
-static struct pyi_frame_memo_entry *memo_hit(struct walk *w, uintptr_t frame, uintptr_t code)
+static struct pyi_frame_memo_entry *memo_hit(struct pyi_frame_memo *memo, uintptr_t frame,
+					     uintptr_t code)
 {
 	struct pyi_frame_memo_entry *e;
 
-	if (!w->memo || !(e = memo_find(w->memo, frame)) || e->code != code)
+	if (!memo || !(e = memo_find(memo, frame)) || e->code != code)
 		return NULL;
-	e->walk = w->memo->walks;
+	e->walk = memo->walks;
 	return e;
 }
 
 /* Remembers a frame whose code object was just validated; returns its entry index + 1. */
-static uint32_t memo_store(struct walk *w, uintptr_t frame, uintptr_t code, int64_t units,
-			   int32_t first_traceable)
+static uint32_t memo_store(struct pyi_frame_memo *memo, uintptr_t frame, uintptr_t code,
+			   int64_t units, int32_t first_traceable)
 {
 	struct pyi_frame_memo_entry *e;
 
-	if (!w->memo)
+	if (!memo)
 		return 0;
 	/* The frame's own entry; else one this walk has not used (another frame of this stack
 	 * must not be pushed out); else the first, its frame moved to its other entry when this
 	 * walk has not used that one; else the second. */
-	e = memo_find(w->memo, frame);
+	e = memo_find(memo, frame);
 	if (!e) {
-		uint32_t walk = w->memo->walks;
-		struct pyi_frame_memo_entry *first = memo_first(w->memo, frame);
-		struct pyi_frame_memo_entry *second = memo_second(w->memo, frame);
+		uint32_t walk = memo->walks;
+		struct pyi_frame_memo_entry *first = memo_first(memo, frame);
+		struct pyi_frame_memo_entry *second = memo_second(memo, frame);
 		e = first->walk != walk ? first : second;
 		if (first->walk == walk && second->walk == walk) {
-			struct pyi_frame_memo_entry *other = memo_first(w->memo, first->frame);
+			struct pyi_frame_memo_entry *other = memo_first(memo, first->frame);
 			if (other == first)
-				other = memo_second(w->memo, first->frame);
+				other = memo_second(memo, first->frame);
 			if (other->walk != walk) {
 				*other = *first;
 				e = first;
 			}
 		}
 	}
-	e->walk = w->memo->walks;
+	e->walk = memo->walks;
 	e->frame = frame;
 	e->code = code;
 	e->units = units > INT32_MAX ? INT32_MAX : (int32_t)units; /* a real code: far less */
 	e->first_traceable = first_traceable;
 	e->id = 0;
-	return (uint32_t)(e - w->memo->entries) + 1;
+	return (uint32_t)(e - memo->entries) + 1;
 }
 
 /* Records a frame that failed validation: code 0 where the frame would have been. */
-static void add_bad(struct walk *w)
+static inline __attribute__((always_inline)) void add_bad(struct walk *w)
 {
 	w->flags |= PYI_WALK_PARTIAL | PYI_WALK_NEW;
 	if (w->n < w->max) {
@@ -356,26 +357,30 @@ static void add_bad(struct walk *w)
 
 /* Records a good frame (known: its memo entry, or NULL). Returns 0, or -1 when out is full
  * (the walk stops, truncated). */
-static int add(struct walk *w, uintptr_t frame, uintptr_t code, int32_t instr,
-	       const struct pyi_frame_memo_entry *known, uint32_t memo)
+static inline __attribute__((always_inline)) int
+add(struct walk *w, uintptr_t frame, uintptr_t code, int32_t instr,
+    const struct pyi_frame_memo_entry *known, uint32_t memo)
 {
-	if (w->n == w->max) {
+	int n = w->n;
+	if (n == w->max) {
 		w->flags |= PYI_WALK_TRUNCATED;
 		return -1;
 	}
-	w->out[w->n].frame = frame;
-	w->out[w->n].code = code;
-	w->out[w->n].instr = instr;
-	w->out[w->n].id = known ? known->id : 0;
-	w->out[w->n].memo = known ? (uint32_t)(known - w->memo->entries) + 1 : memo;
-	if (!w->out[w->n].id)
+	struct pyi_raw_frame *out = &w->out[n];
+	uint32_t id = known ? known->id : 0;
+	out->frame = frame;
+	out->code = code;
+	out->instr = instr;
+	out->id = id;
+	out->memo = known ? (uint32_t)(known - w->memo->entries) + 1 : memo;
+	if (!id)
 		w->flags |= PYI_WALK_NEW;
-	w->n++;
+	w->n = n + 1;
 	return 0;
 }
 
 /* 3.8-3.10: PyFrameObject chain; every frame is a Python frame. */
-static void walk_objects(struct walk *w, uintptr_t f)
+static inline __attribute__((always_inline)) void walk_objects_in(struct walk *w, uintptr_t f)
 {
 	const struct pyi_layout *L = w->L;
 	uintptr_t back = 0;
@@ -400,13 +405,13 @@ static void walk_objects(struct walk *w, uintptr_t f)
 		const struct pyi_frame_memo_entry *known = NULL;
 		uint32_t memo = 0;
 		if (pyi_peek_ptr(f + L->fr_code, &code) ||
-		    !((known = memo_hit(w, f, code)) || is_code(L, code)) ||
+		    !((known = memo_hit(w->memo, f, code)) || is_code(L, code)) ||
 		    pyi_peek_i32(f + L->fr_instr, &lasti)) {
 			add_bad(w);
 			continue;
 		}
 		if (!known)
-			memo = memo_store(w, f, code, 0, 0);
+			memo = memo_store(w->memo, f, code, 0, 0);
 		if (add(w, f, code, lasti, known, memo))
 			return;
 	}
@@ -418,20 +423,85 @@ enum chain_result {
 };
 
 /*
+ * Where a 3.11+ frame's fields lie: the walk checks each frame's address once, for the span
+ * [lo, lo + len) that holds them all, and then loads them unchecked. That needs the pointer
+ * fields at 8-byte offsets (true of every CPython); a layout without it is read one field at
+ * a time through the checked loads.
+ */
+struct frame_fields {
+	uintptr_t owner, back, code, instr, is_entry;
+	uintptr_t lo, len;
+	int has_entry; /* is_entry: 3.11 only */
+	int aligned;
+};
+
+static struct frame_fields frame_fields_of(const struct pyi_layout *L)
+{
+	struct frame_fields ff = {
+		.owner = (uintptr_t)L->fr_owner, .back = (uintptr_t)L->fr_back,
+		.code = (uintptr_t)L->fr_code,   .instr = (uintptr_t)L->fr_instr,
+		.has_entry = L->fr_is_entry != NONE,
+	};
+	uintptr_t lo = ff.owner, hi = ff.owner + 1;
+	const uintptr_t ptrs[] = { ff.back, ff.code, ff.instr };
+
+	for (int i = 0; i < 3; i++) {
+		lo = ptrs[i] < lo ? ptrs[i] : lo;
+		hi = ptrs[i] + 8 > hi ? ptrs[i] + 8 : hi;
+	}
+	if (ff.has_entry) {
+		ff.is_entry = (uintptr_t)L->fr_is_entry;
+		lo = ff.is_entry < lo ? ff.is_entry : lo;
+		hi = ff.is_entry + 1 > hi ? ff.is_entry + 1 : hi;
+	}
+	ff.lo = lo;
+	ff.len = hi - lo;
+	ff.aligned = ((ff.back | ff.code | ff.instr) & 7) == 0;
+	return ff;
+}
+
+/* The fields the walk needs of the frame at f (entry: 0 where the layout has no is_entry).
+ * 0, or -1 when the frame cannot be read. */
+static int read_frame(const struct frame_fields *ff, uintptr_t f, uint8_t *owner,
+		      uintptr_t *prev, uintptr_t *code, uintptr_t *ip, uint8_t *entry)
+{
+	*entry = 0;
+	if (ff->aligned) {
+		if ((f & 7) || !pyi_peek_plausible(f + ff->lo, ff->len, 1))
+			return -1;
+		*owner = pyi_peek_checked_u8(f + ff->owner);
+		*prev = pyi_peek_checked_ptr(f + ff->back);
+		*code = pyi_peek_checked_ptr(f + ff->code);
+		*ip = pyi_peek_checked_ptr(f + ff->instr);
+		if (ff->has_entry)
+			*entry = pyi_peek_checked_u8(f + ff->is_entry);
+		return 0;
+	}
+	if (pyi_peek_u8(f + ff->owner, owner) || pyi_peek_ptr(f + ff->back, prev) ||
+	    pyi_peek_ptr(f + ff->code, code) || pyi_peek_ptr(f + ff->instr, ip) ||
+	    (ff->has_entry && pyi_peek_u8(f + ff->is_entry, entry)))
+		return -1;
+	return 0;
+}
+
+/*
  * 3.11+: _PyInterpreterFrame chain from f. When check_root is set (3.11/3.12), a first frame
  * that fails validation, or a chain whose first C-entry frame does not link back to
  * entry_prev, makes the walk return CHAIN_STALE instead of recording anything doubtful.
  */
-static enum chain_result walk_frames(struct walk *w, uintptr_t f, int check_root,
-				     uintptr_t entry_prev)
+static inline __attribute__((always_inline)) enum chain_result
+walk_frames_in(struct walk *w, uintptr_t f, int check_root, uintptr_t entry_prev)
 {
 	const struct pyi_layout *L = w->L;
+	const struct frame_fields ff = frame_fields_of(L);
+	const uint8_t first_shim = L->owner_first_shim, generator = L->owner_generator;
+	const uintptr_t untag = ~L->code_tag_mask, adaptive = (uintptr_t)L->co_code_adaptive;
 	uintptr_t prev = 0;
 	int first = 1;
 
 	for (; f; first = 0, f = prev) {
 		uintptr_t code, ip;
-		uint8_t owner;
+		uint8_t owner, entry;
 		int32_t first_traceable;
 		int64_t units;
 
@@ -440,8 +510,8 @@ static enum chain_result walk_frames(struct walk *w, uintptr_t f, int check_root
 			return CHAIN_DONE;
 		}
 		/* Owners: 0 thread, 1 generator, 2 frame object, then non-Python ones (3.12+). */
-		if (pyi_peek_u8(f + L->fr_owner, &owner) || pyi_peek_ptr(f + L->fr_back, &prev) ||
-		    owner > 4 || (owner > 2 && owner < L->owner_first_shim)) {
+		if (read_frame(&ff, f, &owner, &prev, &code, &ip, &entry) || owner > 4 ||
+		    (owner > 2 && owner < first_shim)) {
 			if (first && check_root)
 				return CHAIN_STALE;
 			add_bad(w); /* the chain itself is broken: nothing beyond is reachable */
@@ -451,12 +521,8 @@ static enum chain_result walk_frames(struct walk *w, uintptr_t f, int check_root
 			/* The first C-level entry on the chain (3.11: is_entry; 3.12: the CSTACK
 			 * entry frame) was pushed by the innermost eval loop, so its previous frame
 			 * is the one the enclosing _PyCFrame recorded. */
-			uint8_t entry = 0;
-
-			if (L->fr_is_entry == NONE)
-				entry = owner >= L->owner_first_shim;
-			else if (pyi_peek_u8(f + L->fr_is_entry, &entry))
-				entry = 0;
+			if (!ff.has_entry)
+				entry = owner >= first_shim;
 			if (entry) {
 				if (prev != entry_prev)
 					return CHAIN_STALE;
@@ -467,52 +533,66 @@ static enum chain_result walk_frames(struct walk *w, uintptr_t f, int check_root
 			w->flags |= PYI_WALK_PARTIAL; /* a loop: this frame is the last one */
 			prev = 0;
 		}
-		if (owner >= L->owner_first_shim)
+		if (owner >= first_shim)
 			continue;
 
-		if (pyi_peek_ptr(f + L->fr_code, &code))
-			code = 0;
-		code &= ~L->code_tag_mask;
+		code &= untag;
 		/* Code units: prev_instr (3.11/3.12) is one unit before the first instruction
 		 * until the frame starts; instr_ptr (3.13+) is the current instruction. Either
 		 * way CPython looks the line up at this unit. */
-		intptr_t bytes = 0;
-		const struct pyi_frame_memo_entry *known = memo_hit(w, f, code);
+		const struct pyi_frame_memo_entry *known = memo_hit(w->memo, f, code);
 		uint32_t memo = 0;
-		int ok = pyi_peek_ptr(f + L->fr_instr, &ip) == 0;
+		int ok;
 		/* The first frame of a chain that may be stale (3.11/3.12) is checked in full
 		 * whatever the memo says: a stale pointer can lead to a frame the memo knows. */
-		if (ok && known && !(first && check_root)) {
+		if (known && !(first && check_root)) {
 			first_traceable = known->first_traceable;
 			units = known->units;
-		} else if (ok) {
+			ok = 1;
+		} else {
 			ok = is_code(L, code) &&
 			     pyi_peek_i32(code + L->co_firsttraceable, &first_traceable) == 0 &&
 			     pyi_peek_i64(code + L->ob_size, &units) == 0;
 		}
-		if (ok) {
-			bytes = (intptr_t)(ip - (code + (uintptr_t)L->co_code_adaptive));
-			/* No upper bound on first_traceable: a value past the code's end means the
-			 * frame can never complete (3.13's __init__ cleanup shim, _Py_InitCleanup,
-			 * has 3 units and _co_firsttraceable 4), which the rule below skips. */
-			ok = !(bytes & 1) && bytes >= -2 && bytes / 2 <= units &&
-			     first_traceable >= 0;
-		}
-		if (!ok) {
+		intptr_t bytes = (intptr_t)(ip - (code + adaptive));
+		/* No upper bound on first_traceable: a value past the code's end means the frame
+		 * can never complete (3.13's __init__ cleanup shim, _Py_InitCleanup, has 3 units
+		 * and _co_firsttraceable 4), which the rule below skips. */
+		if (!ok || (bytes & 1) || bytes < -2 || bytes / 2 > units || first_traceable < 0) {
 			if (first && check_root)
 				return CHAIN_STALE;
 			add_bad(w);
 			continue;
 		}
 		if (!known)
-			memo = memo_store(w, f, code, units, first_traceable);
+			memo = memo_store(w->memo, f, code, units, first_traceable);
 		int32_t instr = (int32_t)(bytes / 2);
-		if (owner != L->owner_generator && instr < first_traceable)
+		if (owner != generator && instr < first_traceable)
 			continue; /* incomplete: still in the prologue before RESUME */
 		if (add(w, f, code, instr, known, memo))
 			return CHAIN_DONE;
 	}
 	return CHAIN_DONE;
+}
+
+/* The walks work on a copy of the walk's state that never leaves the function, so the
+ * compiler keeps it in registers instead of storing it at every frame. */
+static void walk_objects(struct walk *w, uintptr_t f)
+{
+	struct walk local = *w;
+
+	walk_objects_in(&local, f);
+	*w = local;
+}
+
+static enum chain_result walk_frames(struct walk *w, uintptr_t f, int check_root,
+				     uintptr_t entry_prev)
+{
+	struct walk local = *w;
+	enum chain_result result = walk_frames_in(&local, f, check_root, entry_prev);
+
+	*w = local;
+	return result;
 }
 
 int pyi_loader_walk_sigsafe(const struct pyi_python *py, uintptr_t tstate,
