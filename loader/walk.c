@@ -424,9 +424,9 @@ enum chain_result {
 
 /*
  * Where a 3.11+ frame's fields lie: the walk checks each frame's address once, for the span
- * [lo, lo + len) that holds them all, and then loads them unchecked. That needs the pointer
- * fields at 8-byte offsets (true of every CPython); a layout without it is read one field at
- * a time through the checked loads.
+ * [lo, lo + len) that holds them all, and then loads them unchecked. The pointer fields sit at
+ * 8-byte offsets in every CPython; a layout where they do not reads no frame (as the checked
+ * loads, which refuse a misaligned pointer, did before).
  */
 struct frame_fields {
 	uintptr_t owner, back, code, instr, is_entry;
@@ -465,22 +465,13 @@ static struct frame_fields frame_fields_of(const struct pyi_layout *L)
 static int read_frame(const struct frame_fields *ff, uintptr_t f, uint8_t *owner,
 		      uintptr_t *prev, uintptr_t *code, uintptr_t *ip, uint8_t *entry)
 {
-	*entry = 0;
-	if (ff->aligned) {
-		if ((f & 7) || !pyi_peek_plausible(f + ff->lo, ff->len, 1))
-			return -1;
-		*owner = pyi_peek_checked_u8(f + ff->owner);
-		*prev = pyi_peek_checked_ptr(f + ff->back);
-		*code = pyi_peek_checked_ptr(f + ff->code);
-		*ip = pyi_peek_checked_ptr(f + ff->instr);
-		if (ff->has_entry)
-			*entry = pyi_peek_checked_u8(f + ff->is_entry);
-		return 0;
-	}
-	if (pyi_peek_u8(f + ff->owner, owner) || pyi_peek_ptr(f + ff->back, prev) ||
-	    pyi_peek_ptr(f + ff->code, code) || pyi_peek_ptr(f + ff->instr, ip) ||
-	    (ff->has_entry && pyi_peek_u8(f + ff->is_entry, entry)))
+	if (!ff->aligned || (f & 7) || !pyi_peek_plausible(f + ff->lo, ff->len, 1))
 		return -1;
+	*owner = pyi_peek_checked_u8(f + ff->owner);
+	*prev = pyi_peek_checked_ptr(f + ff->back);
+	*code = pyi_peek_checked_ptr(f + ff->code);
+	*ip = pyi_peek_checked_ptr(f + ff->instr);
+	*entry = ff->has_entry ? pyi_peek_checked_u8(f + ff->is_entry) : 0;
 	return 0;
 }
 
