@@ -428,14 +428,13 @@ static int check_contention(struct pyi_session *s, struct pyi_thread_slot *slot,
 			    struct status_once *once)
 {
 	uint64_t delay;
-	const struct task_status *status;
+	const struct task_status *st;
 	/* A thread that has not run since the last check has nothing new to say: the window
 	 * just grows (its run-queue wait can only have grown if it was starved outright, which
 	 * the next check after it runs sees). 50 idle threads cost no reads. */
 	if (slot->timer_state != PYI_TIMER_FAST || slot->seen_cpu == slot->contention_checked_cpu ||
-	    read_run_delay(slot->tid, &delay) != 0 || !(status = status_of(once)))
+	    read_run_delay(slot->tid, &delay) != 0 || !(st = status_of(once)))
 		return slot->contended;
-	const struct task_status st = *status;
 	slot->contention_checked_cpu = slot->seen_cpu;
 	if (slot->delay_seen_at && now > slot->delay_seen_at) {
 		double share = (double)(delay - slot->delay_seen) / (double)(now - slot->delay_seen_at);
@@ -443,8 +442,8 @@ static int check_contention(struct pyi_session *s, struct pyi_thread_slot *slot,
 		 * thread that wakes often (threads sharing the GIL, each woken hundreds of times a
 		 * second) waits for a CPU at many wake-ups, but it resumes when it is woken, not
 		 * at a tick, and its samples do not line up. */
-		int preempted = st.involuntary - slot->window_involuntary >=
-				st.voluntary - slot->window_voluntary;
+		int preempted = st->involuntary - slot->window_involuntary >=
+				st->voluntary - slot->window_voluntary;
 		if (!preempted)
 			share = 0;
 		if (!slot->contended && share > CONTENDED_ABOVE) {
@@ -463,8 +462,8 @@ static int check_contention(struct pyi_session *s, struct pyi_thread_slot *slot,
 	}
 	slot->delay_seen = delay;
 	slot->delay_seen_at = now;
-	slot->window_voluntary = st.voluntary;
-	slot->window_involuntary = st.involuntary;
+	slot->window_voluntary = st->voluntary;
+	slot->window_involuntary = st->involuntary;
 	return slot->contended;
 }
 

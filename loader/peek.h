@@ -4,10 +4,10 @@
  * Every load that walk.c and pystr.c make through a pointer found in the interpreter goes
  * through pyi_peek_sigsafe() (or the typed wrappers below, which call it), or through the
  * pyi_peek_checked_* loads after pyi_peek_plausible() accepted the span they lie in, so the
- * reads can be audited in one place. The check is plausibility only: the address is aligned for the
- * size, at least 4096 (NULL and small integers such as the 0x1..0x13 garbage CPython 3.11 and
- * 3.12 leave in a half-published _PyCFrame, cpython-frames.md §7.1) and below the end of the
- * x86-64 47-bit user address space. A plausible address can still be unmapped; the agent's
+ * reads can be audited in one place. The check is plausibility only: the address is aligned
+ * for the size, at least 4096 (NULL and small integers such as the 0x1..0x13 garbage CPython
+ * 3.11 and 3.12 leave in a half-published _PyCFrame, cpython-frames.md §7.1) and below the end
+ * of the x86-64 47-bit user address space. A plausible address can still be unmapped; the agent's
  * fault guard catches that. Loads are volatile so the compiler neither merges nor moves them
  * across the guard.
  *
