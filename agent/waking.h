@@ -1,17 +1,19 @@
 /*
  * waking: how much CPU a wait the sampler saw is credited for entering and leaving it.
  *
- * A timer sample can only see CPU time a kernel tick lands in, and after some waits the first
- * tens of microseconds of CPU are out of the ticks' reach: after a timed sleep (sleepmix: 2
- * ticks in the first 50 us of CPU after 1,500 wakes, 19 due) none land there. After a
- * hand-off from another thread (a lock, the GIL) they do (threads4: 42 in the first 20 us
- * after 12,000 wakes, as many as at any later point), and those ticks already put that CPU on
- * the stack that waited. So the agent counts the ticks that follow a wait it saw: those within
- * the estimated cost of a wait (CPU time since the thread was seen waiting) and those between
- * two and six times as far, where the thread runs as usual. Where the first are as dense as
- * the second, the ticks see the waking and a wait is credited nothing; where none come, the
- * whole estimate; in between, the share the ticks miss. Until enough ticks have come, the whole
- * estimate. Plain arithmetic: async-signal-safe.
+ * A timer sample can only see CPU time a kernel tick lands in, and the ticks land less often
+ * in the CPU a thread spends entering and leaving a blocking wait than elsewhere (two C
+ * threads taking turns through a pipe: 16-17% of their CPU in read() and write(), 11-12% of
+ * the ticks; docs/PERFORMANCE.md, eighth run); what they miss goes to the samples that follow.
+ * So the agent counts the ticks that follow a wait it saw: those within the estimated cost of
+ * a wait (CPU time since the thread was seen waiting) and those between two and six times as
+ * far, where the thread runs as usual. Where the first are as dense as the second, the ticks
+ * see the waking and a wait is credited nothing; where none come, the whole estimate; in
+ * between, the share the ticks miss. Until enough ticks have come, the whole estimate. The
+ * ticks are placed by the CPU clock the handler reads, and the handler runs about 40 us of the
+ * thread's CPU after the tick that raised its signal (the tick's interrupt and the signal's
+ * delivery, charged to the thread, on this project's VM), so ticks early after a wake are
+ * counted later than they came: the credit errs high. Plain arithmetic: async-signal-safe.
  */
 #ifndef PYI_WAKING_H
 #define PYI_WAKING_H
