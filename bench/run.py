@@ -426,13 +426,23 @@ class Bench:
         return self.report_works
 
     def calibrate(self, python, wl):
-        """Units of work for about --seconds of bare wall time (two runs, so start-up cancels)."""
+        """Units of work for about --seconds of bare wall time (two runs, so start-up cancels).
+
+        The second run grows until the work it adds takes a quarter of --seconds (at most a
+        second): 30 units of a fast workload can take less time than start-up varies by, and
+        a 14-second fib on Debian's 3.11 came out at 7.4 s from such a pair."""
         small = 10
         _, w1, *_ = spawn([python, wl.script, str(small)] + wl.args, clean_env(), 300)
-        _, w2, *_ = spawn([python, wl.script, str(small * 4)] + wl.args, clean_env(), 300)
+        enough = min(1.0, self.args.seconds / 4)
+        big = small * 4
+        while True:
+            _, w2, *_ = spawn([python, wl.script, str(big)] + wl.args, clean_env(), 300)
+            if w2 - w1 >= enough or big >= small * 4 ** 6:
+                break
+            big *= 4
         # On a busy machine the difference can come out tiny or negative: never trust it
         # below half the plain average, which still includes start-up.
-        per_unit = max((w2 - w1) / (small * 3), w2 / (small * 4) / 2, 1e-6)
+        per_unit = max((w2 - w1) / (big - small), w2 / big / 2, 1e-6)
         return max(small, int(self.args.seconds / per_unit))
 
 
