@@ -158,8 +158,8 @@ struct pyi_session {
 					* unobserved (longer than missed_block_ns), or 0 */
 	uint64_t missed_block_ns;    /* how long counts as long */
 	/* The CPU a wait costs a thread, entering it and waking from it, averaged over the
-	 * sampler's own waits: after some waits the kernel's tick almost never falls in that
-	 * CPU time, so no timer sample sees it (agent/waking.h). 0 until measured. */
+	 * sampler's own waits: the kernel's tick falls in that CPU time less often than in the
+	 * rest, so timer samples see only part of it (agent/waking.h). 0 until measured. */
 	_Atomic uint64_t wait_cpu_ns;
 	struct pyi_waking_ticks waking_ticks; /* how much of that the ticks see (waking.h) */
 	_Atomic int stopping;
