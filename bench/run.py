@@ -429,8 +429,8 @@ class Bench:
         """Units of work for about --seconds of bare wall time (two runs, so start-up cancels).
 
         The second run grows until the work it adds takes a quarter of --seconds (at most a
-        second): 30 units of a fast workload can take less time than start-up varies by, and
-        a 14-second fib on Debian's 3.11 came out at 7.4 s from such a pair."""
+        second): with 10 and 40 units, start-up outweighed a fast workload's work, and a
+        14-second fib on Debian's 3.11 came out at 7.4 s."""
         small = 10
         _, w1, *_ = spawn([python, wl.script, str(small)] + wl.args, clean_env(), 300)
         enough = min(1.0, self.args.seconds / 4)
