@@ -126,11 +126,10 @@ static uint64_t take_off_cpu(struct pyi_thread_slot *slot, uint64_t now, uint64_
 /*
  * The CPU a thread seen off the CPU spent entering its wait and waking from it, taken from
  * the CPU it has used since its last sample (up to its clock `cpu`) and credited (wall and
- * CPU alike) to the stack it waited in. The kernel's tick almost never falls in that time (a
- * thread that slept 4 ms between 1.6 ms computations, 30 us of its CPU a sleep, took 1 timer
- * signal of 700 inside its sleeps where 13 were due), so the timer would give it all to the
- * code that runs after the wait. The amount is the sampler's measure of its own waits
- * (`wait_cost`), less the part the ticks see (agent/waking.h): an estimate.
+ * CPU alike) to the stack it waited in. The kernel's tick falls in that time less often than
+ * in the rest of the thread's CPU (agent/waking.h), so the timer would give what it misses to
+ * the code that runs after the wait. The amount is the sampler's measure of its own waits
+ * (`wait_cost`), less the part the ticks see: an estimate.
  */
 static void credit_waking(struct pyi_session *s, struct pyi_thread_slot *slot, uint64_t now,
 			  uint64_t off, uint64_t cpu, uint64_t wait_cost)
