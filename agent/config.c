@@ -322,6 +322,11 @@ static const char *load_enabled(struct pyi_config *cfg, const char *value)
 	return parse_bool(value, &cfg->enabled) ? BOOL_EXPECTED : NULL;
 }
 
+static const char *load_jitter(struct pyi_config *cfg, const char *value)
+{
+	return parse_bool(value, &cfg->jitter) ? BOOL_EXPECTED : NULL;
+}
+
 static const struct variable {
 	const char *name;
 	const char *(*load)(struct pyi_config *cfg, const char *value);
@@ -332,6 +337,7 @@ static const struct variable {
 	{ "PYINSTR_BUFFER", load_buffer },
 	{ "PYINSTR_QUIET", load_quiet },
 	{ "PYINSTR_ENABLED", load_enabled },
+	{ "PYINSTR_JITTER", load_jitter },
 };
 
 #define N_VARIABLES (sizeof(variables) / sizeof(variables[0]))

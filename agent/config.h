@@ -22,6 +22,9 @@ struct pyi_config {
 	size_t buffer_bytes;              /* PYINSTR_BUFFER, 64K..1G, default 8M */
 	bool quiet;                       /* PYINSTR_QUIET, default false */
 	bool enabled;                     /* PYINSTR_ENABLED, default true; false = inert */
+	bool jitter;                      /* PYINSTR_JITTER, default false: running threads
+					   * are signalled by the sampler at random times,
+					   * not by their CPU-time timers at the tick */
 };
 
 #define PYI_CONFIG_DEFAULT_OUTPUT "pyinstr-%p.prof"

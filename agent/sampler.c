@@ -18,6 +18,11 @@
  *     caps it for a while at half that stretch, so that a program that blocks in stretches
  *     of a few milliseconds has each of them seen (time nobody saw off the CPU goes to the
  *     stack running after it).
+ * With PYINSTR_JITTER, every thread is sampled as a contended one is (below): its timer stays
+ * disarmed, and each look that finds it running signals it; looks then come at random times,
+ * uniformly from half to one and a half periods apart, so samples cannot keep step with work
+ * that repeats in step with the tick. Each sample then costs a wake-up of this thread and an
+ * interrupt of the thread's CPU.
  * Threads are discovered by listing /proc/self/task every ~10 ms, so threads started later
  * and threads created by C code are found alike. A thread proven to have no Python thread
  * state (a native thread) keeps a slow timer, in case it gains one. Runs with every signal
@@ -172,6 +177,8 @@ static int register_thread(struct pyi_session *s, pid_t tid, uint64_t now)
 		if (pyi_slot_buffers_alloc(slot, s->cfg.max_depth) != 0)
 			break;
 		slot->tid = tid;
+		/* PYINSTR_JITTER: sampled by signals from here from the start. */
+		slot->contended = s->cfg.jitter;
 		slot->cpu_clock = thread_cpu_clock(tid);
 		slot->timer_state = PYI_TIMER_NONE;
 		uint64_t cpu = pyi_now_ns(slot->cpu_clock);
@@ -266,11 +273,22 @@ static void note_running(struct pyi_session *s, struct pyi_thread_slot *slot, ui
 	}
 }
 
+/* Its last NATIVE_AFTER samples found no thread state (the main thread's is bound late). */
+static int looks_native(struct pyi_session *s, struct pyi_thread_slot *slot)
+{
+	return atomic_load_explicit(&slot->no_tstate_streak, memory_order_relaxed) >=
+		       NATIVE_AFTER &&
+	       slot->tid != s->pid && pyi_loader_runtime_live_sigsafe(s->py);
+}
+
 static void adjust_native(struct pyi_session *s, struct pyi_thread_slot *slot)
 {
 	uint32_t streak = atomic_load_explicit(&slot->no_tstate_streak, memory_order_relaxed);
-	if (slot->timer_state == PYI_TIMER_FAST && streak >= NATIVE_AFTER &&
-	    slot->tid != s->pid && pyi_loader_runtime_live_sigsafe(s->py)) {
+	/* A contended thread's timer stays disarmed: signals from here sample it, and a
+	 * native one gets only one look's signal in NATIVE_SLOWDOWN (look_at_thread). */
+	if (slot->contended)
+		return;
+	if (slot->timer_state == PYI_TIMER_FAST && looks_native(s, slot)) {
 		if (set_timer_period(slot, s->cfg.interval_ns * NATIVE_SLOWDOWN) == 0)
 			slot->timer_state = PYI_TIMER_SLOW;
 	} else if (slot->timer_state == PYI_TIMER_SLOW && streak == 0) {
@@ -429,6 +447,10 @@ static int check_contention(struct pyi_session *s, struct pyi_thread_slot *slot,
 {
 	uint64_t delay;
 	const struct task_status *st;
+	/* PYINSTR_JITTER: every thread is sampled so already, and the looks keep their short
+	 * period while any thread runs (look_at_thread). */
+	if (s->cfg.jitter)
+		return 0;
 	/* A thread that has not run since the last check has nothing new to say: the window
 	 * just grows (its run-queue wait can only have grown if it was starved outright, which
 	 * the next check after it runs sees). 50 idle threads cost no reads. */
@@ -495,17 +517,23 @@ static int look_at_thread(struct pyi_session *s, int index, int last)
 	if (ran && (again.tv_sec != ts.tv_sec || again.tv_nsec != ts.tv_nsec)) {
 		slot->seen_cpu = pyi_timespec_ns(&again);
 		note_running(s, slot, slot->seen_cpu);
-		/* One signal at a time: a thread that blocks it must not pile them up. */
+		slot->was_running = 1;
+		/* One signal at a time: a thread that blocks it must not pile them up. A native
+		 * thread, like its timer, gets one look's signal in NATIVE_SLOWDOWN. */
 		if (slot->contended && !last && !slot->blocks_ours &&
-		    atomic_load_explicit(&slot->handled, memory_order_acquire) == slot->sent) {
+		    atomic_load_explicit(&slot->handled, memory_order_acquire) == slot->sent &&
+		    (!looks_native(s, slot) || slot->native_looks++ % NATIVE_SLOWDOWN == 0)) {
 			if (send_sample_signal(s, index) == 0) {
 				slot->sent++;
 				atomic_fetch_add_explicit(&s->counters.signals_sent, 1,
 							  memory_order_relaxed);
 			}
 		}
-		return 0;
+		/* PYINSTR_JITTER: a running thread keeps the looks, its samples, coming. */
+		return s->cfg.jitter;
 	}
+	int was_running = slot->was_running;
+	slot->was_running = 0;
 	slot->seen_cpu = cpu;
 	slot->never_looked = 0;
 	if (!ran && slot->nothing_at_cpu)
@@ -515,7 +543,11 @@ static int look_at_thread(struct pyi_session *s, int index, int last)
 	 * it waits for in a with statement, even once woken and waiting for a CPU) stopped
 	 * running Python elsewhere: its CPU is left to its next signal, as for any thread
 	 * (threads sharing the GIL had a fifth of their CPU put on a lock's line). */
-	int credit_cpu = slot->contended && ran && was_preempted(slot) == 1;
+	/* Under PYINSTR_JITTER every thread is contended; one the previous look did not find
+	 * running was woken since (idle threads, many times a second each): asking whether it
+	 * was preempted would read its status at each of those looks. */
+	int credit_cpu = slot->contended && ran && (!s->cfg.jitter || was_running) &&
+			 was_preempted(slot) == 1;
 	int rc = pyi_handler_observe_off_cpu(s, index, cpu, ran, credit_cpu);
 	if (rc == 1)
 		atomic_fetch_add_explicit(&s->counters.remote_walks, 1, memory_order_relaxed);
@@ -612,10 +644,17 @@ void *pyi_sampler_main(void *arg)
 	if (agent_tids[1] > 0)
 		pyi_loader_learn_pthread_tid(agent_pthreads, agent_tids, 2);
 	while (!atomic_load_explicit(&s->stopping, memory_order_acquire)) {
-		/* A jitter of up to +-1/16 of the period keeps looks from locking onto periodic
-		 * work in the program; weights use the measured spans, not the nominal period. */
-		uint64_t jitter = period / 8 ? next_random(&rng) % (period / 8) : 0;
-		next += period - period / 16 + jitter;
+		/* Weights use the measured spans, not the nominal period. */
+		if (s->cfg.jitter) {
+			/* Samples at times of their own: uniform over half to one and a half
+			 * periods. */
+			next += period / 2 + next_random(&rng) % period;
+		} else {
+			/* A jitter of up to +-1/16 of the period keeps looks from locking onto
+			 * periodic work in the program. */
+			uint64_t jitter = period / 8 ? next_random(&rng) % (period / 8) : 0;
+			next += period - period / 16 + jitter;
+		}
 		uint64_t cpu_before = pyi_now_ns(CLOCK_THREAD_CPUTIME_ID);
 		uint64_t wall_before = pyi_now_ns(CLOCK_MONOTONIC);
 		if (!first && pyi_session_sleep_until(s, next, &s->stopping))

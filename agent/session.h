@@ -47,12 +47,15 @@ struct pyi_thread_slot {
 	int never_looked;
 	int nothing_at_cpu;      /* the last look found no thread state, and it has not run */
 	int native;              /* proved to have no thread state: timer slowed down */
-	int contended;           /* waits for a CPU often: sampled by signals from here */
+	int contended;           /* waits for a CPU often, or PYINSTR_JITTER: sampled by
+				  * signals from here, its timer disarmed */
 	int calm_checks;         /* contended, but checks in a row found it waiting little */
 	uint64_t delay_seen, delay_seen_at; /* its run-queue wait (schedstat), and when read */
 	uint64_t window_voluntary, window_involuntary; /* its switches (status) then */
 	uint64_t contention_checked_cpu;    /* its CPU clock at that read */
 	uint32_t sent;           /* signals sent to it from here */
+	uint32_t native_looks;   /* looks that found a native thread running */
+	int was_running;         /* the previous look found it on the CPU */
 	int blocks_ours;         /* it blocks the sampling signal: no timer meanwhile */
 	int blocked_checks;      /* checks in a row that found it so */
 	uint64_t mask_checked_cpu;

@@ -94,6 +94,7 @@ static void expect_refused(const char *name, const char *value, const char *show
 	ck_assert_uint_eq(cfg.buffer_bytes, def.buffer_bytes);
 	ck_assert_int_eq(cfg.quiet, def.quiet);
 	ck_assert_int_eq(cfg.enabled, def.enabled);
+	ck_assert_int_eq(cfg.jitter, def.jitter);
 }
 
 START_TEST(config_defaults_are_the_documented_values)
@@ -108,6 +109,7 @@ START_TEST(config_defaults_are_the_documented_values)
 	ck_assert_uint_eq(cfg.buffer_bytes, 8u << 20);
 	ck_assert(!cfg.quiet);
 	ck_assert(cfg.enabled);
+	ck_assert(!cfg.jitter);
 }
 END_TEST
 
@@ -127,6 +129,7 @@ START_TEST(config_unset_variables_give_defaults_and_no_warning)
 	ck_assert_uint_eq(cfg.buffer_bytes, def.buffer_bytes);
 	ck_assert_int_eq(cfg.quiet, def.quiet);
 	ck_assert_int_eq(cfg.enabled, def.enabled);
+	ck_assert_int_eq(cfg.jitter, def.jitter);
 }
 END_TEST
 
@@ -311,6 +314,11 @@ static bool enabled_of(const struct pyi_config *cfg)
 	return cfg->enabled;
 }
 
+static bool jitter_of(const struct pyi_config *cfg)
+{
+	return cfg->jitter;
+}
+
 START_TEST(config_quiet_accepts_yes_no_words_in_any_case)
 {
 	check_bool_variable("PYINSTR_QUIET", quiet_of);
@@ -320,6 +328,12 @@ END_TEST
 START_TEST(config_enabled_accepts_yes_no_words_in_any_case)
 {
 	check_bool_variable("PYINSTR_ENABLED", enabled_of);
+}
+END_TEST
+
+START_TEST(config_jitter_accepts_yes_no_words_in_any_case)
+{
+	check_bool_variable("PYINSTR_JITTER", jitter_of);
 }
 END_TEST
 
@@ -479,7 +493,8 @@ START_TEST(config_names_misspelt_variables)
 	};
 	struct env e;
 	const char *known = " is not a pyinstr variable (known: PYINSTR_OUTPUT, PYINSTR_INTERVAL, "
-			    "PYINSTR_MAX_DEPTH, PYINSTR_BUFFER, PYINSTR_QUIET, PYINSTR_ENABLED)";
+			    "PYINSTR_MAX_DEPTH, PYINSTR_BUFFER, PYINSTR_QUIET, PYINSTR_ENABLED, "
+			    "PYINSTR_JITTER)";
 	char want[512];
 
 	memset(&e, 0, sizeof(e));
@@ -512,7 +527,7 @@ START_TEST(config_known_variables_are_not_reported_as_unknown)
 {
 	char *envp[] = { "PYINSTR_OUTPUT=a",   "PYINSTR_INTERVAL=1ms", "PYINSTR_MAX_DEPTH=5",
 			 "PYINSTR_BUFFER=8M",  "PYINSTR_QUIET=1",      "PYINSTR_ENABLED=0",
-			 "PYINSTR_OUTPUT=",    NULL };
+			 "PYINSTR_JITTER=yes", "PYINSTR_OUTPUT=",      NULL };
 	struct env e;
 
 	memset(&e, 0, sizeof(e));
@@ -539,6 +554,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, config_buffer_refuses_bad_suffixes_and_out_of_range_sizes);
 	tcase_add_test(tc, config_quiet_accepts_yes_no_words_in_any_case);
 	tcase_add_test(tc, config_enabled_accepts_yes_no_words_in_any_case);
+	tcase_add_test(tc, config_jitter_accepts_yes_no_words_in_any_case);
 	tcase_add_test(tc, config_reports_each_bad_variable_once_and_applies_the_good_ones);
 	tcase_add_test(tc, config_message_shows_control_bytes_escaped_on_one_line);
 	tcase_add_test(tc, config_message_cuts_a_long_value);
