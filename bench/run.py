@@ -101,17 +101,23 @@ WORKLOADS = [
 
 
 class Config:
-    def __init__(self, profiler, interval=None):
+    def __init__(self, profiler, interval=None, jitter=False):
         self.profiler = profiler
         self.interval = interval
+        self.jitter = jitter  # pyinstr with PYINSTR_JITTER=1: shown apart, judged by no target
+
+    @property
+    def label(self):
+        return self.profiler + ("+jitter" if self.jitter else "")
 
     @property
     def key(self):
-        return self.profiler + ("@" + self.interval if self.interval else "")
+        return self.label + ("@" + self.interval if self.interval else "")
 
 
 BARE = Config("bare")
 PYINSTR = [Config("pyinstr", "1ms"), Config("pyinstr", "100us")]
+JITTER = [Config("pyinstr", "1ms", jitter=True), Config("pyinstr", "4ms", jitter=True)]
 BASELINE = [Config("baseline", "1ms"), Config("baseline", "100us")]
 INTERVAL_NS = {"1ms": 1000000, "100us": 100000}
 CPROFILE = Config("cProfile")
@@ -336,6 +342,8 @@ class Bench:
             env["LD_PRELOAD"] = self.lib
             env["PYINSTR_OUTPUT"] = out
             env["PYINSTR_INTERVAL"] = cfg.interval
+            if cfg.jitter:
+                env["PYINSTR_JITTER"] = "1"
         elif cfg.profiler == "baseline":
             env["LD_PRELOAD"] = self.baseline_lib
             env["PYIBASE_INTERVAL_NS"] = str(INTERVAL_NS[cfg.interval])
@@ -500,7 +508,7 @@ COLUMNS = [("python", "python"), ("workload", "workload"), ("profiler", "profile
 
 def summarize(label, wl, cfg, pairs):
     """pairs: [(bare Run, profiled Run)] for one configuration. Returns a Row."""
-    row = Row(python=label, workload=wl.name, profiler=cfg.profiler,
+    row = Row(python=label, workload=wl.name, profiler=cfg.label,
               interval=cfg.interval or "-")
     good = [(b, p) for b, p in pairs if b.ok and p.ok]
     failed = [p for _b, p in pairs if not p.ok]
@@ -851,6 +859,9 @@ def main():
                     help="samples in the report-throughput profile (default 10M, quick 1M)")
     ap.add_argument("--no-report", action="store_true", help="skip the report throughput")
     ap.add_argument("--no-cprofile", action="store_true", help="skip cProfile")
+    ap.add_argument("--jitter", action="store_true",
+                    help="also run pyinstr with PYINSTR_JITTER=1 at 1ms and 4ms (rows "
+                         "pyinstr+jitter, which no target judges)")
     ap.add_argument("--wait-quiet", type=float, default=0, metavar="SECONDS",
                     help="before each workload, wait up to SECONDS for other processes to "
                     "use under %.1f cores" % QUIET_CORES)
@@ -893,6 +904,8 @@ def main():
     configs = [BARE]
     if os.path.exists(bench.lib):
         configs += PYINSTR
+        if args.jitter:
+            configs += JITTER
     rows, results, loads = [], [], []
     for label, python in pythons:
         for wl in workloads:
