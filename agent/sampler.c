@@ -26,7 +26,7 @@
  * Threads are discovered by listing /proc/self/task every ~10 ms, so threads started later
  * and threads created by C code are found alike. A thread proven to have no Python thread
  * state (a native thread) keeps a slow timer, in case it gains one. Runs with every signal
- * blocked.
+ * blocked, in a descriptor table of its own (agent/fdtable.h) where the kernel allows.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -37,6 +37,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "agent/fdtable.h"
 #include "agent/session.h"
 #include "common/format.h"
 
@@ -210,8 +211,9 @@ static int rescan(struct pyi_session *s, struct rescan_state *st, uint64_t now)
 	long n;
 	int found_new = 0;
 
-	/* Opened for each listing, never kept: a program that closes every descriptor it did
-	 * not open (daemons do) must not get ours back under its own files' numbers. */
+	/* Opened for each listing, never kept: where the thread shares the program's table (the
+	 * kernel refused it one of its own), a program that closes every descriptor it did not
+	 * open must not get ours back under its own files' numbers. */
 	int task_fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (task_fd < 0)
 		return 0;
@@ -564,25 +566,23 @@ static uint64_t next_random(uint64_t *state)
 	return *state = x;
 }
 
-static void say_handler_lost(struct pyi_session *s)
+static void say_handler_lost(struct pyi_session *s, int private_table)
 {
 	char line[160];
-	int n = snprintf(line, sizeof(line),
-			 "pyinstr: the program installed its own handler for signal %d; "
-			 "sampling stopped, the profile so far is kept\n", s->signo);
-	if (n > 0 && write(2, line, (size_t)n) < 0)
-		return;
+	snprintf(line, sizeof(line),
+		 "pyinstr: the program installed its own handler for signal %d; "
+		 "sampling stopped, the profile so far is kept\n", s->signo);
+	pyi_fdtable_say(private_table, line);
 }
 
-static void say_install_failed(int rc)
+static void say_install_failed(int rc, int private_table)
 {
 	char line[200];
-	int n = snprintf(line, sizeof(line),
-			 "pyinstr: cannot install the sampling signal handler (%s); the program "
-			 "runs unprofiled\n", rc == -EBUSY ? "every real-time signal is in use"
-							  : strerror(-rc));
-	if (n > 0 && write(2, line, (size_t)n) < 0)
-		return;
+	snprintf(line, sizeof(line),
+		 "pyinstr: cannot install the sampling signal handler (%s); the program "
+		 "runs unprofiled\n", rc == -EBUSY ? "every real-time signal is in use"
+						  : strerror(-rc));
+	pyi_fdtable_say(private_table, line);
 }
 
 /* Folds one of the sampler's waits into the running estimate of a wait's CPU cost: an
@@ -622,6 +622,8 @@ void *pyi_sampler_main(void *arg)
 	int first = 1, any_contended = 0;
 
 	s->agent_tids[0] = (pid_t)syscall(SYS_gettid);
+	/* The /proc files read here are opened where the program's closes cannot reach. */
+	int private_table = pyi_fdtable_go_private(-1) == 0;
 	/* Shorter stretches are credited to the stack that follows them, which is mostly where
 	 * they were spent; a virtual CPU the host stops for a moment looks the same. */
 	s->missed_block_ns = interval > 1000000u ? 2 * interval : 2000000u;
@@ -679,7 +681,7 @@ void *pyi_sampler_main(void *arg)
 				continue;
 			int rc = pyi_handler_install(s);
 			if (rc) {
-				say_install_failed(rc);
+				say_install_failed(rc, private_table);
 				break;
 			}
 			s->handlers_installed = 1;
@@ -688,7 +690,7 @@ void *pyi_sampler_main(void *arg)
 		if (!pyi_handler_still_ours(s)) {
 			drop_all_timers(s);
 			atomic_store(&s->handler_lost, 1);
-			say_handler_lost(s);
+			say_handler_lost(s, private_table);
 			break;
 		}
 		pyi_handler_reassert_guard();

@@ -6,11 +6,14 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "agent/fdtable.h"
 #include "agent/session.h"
 #include "common/format.h"
 
@@ -139,6 +142,7 @@ int pyi_session_start(struct pyi_session *s, const struct pyi_config *cfg,
 	s->fork_of = fork_of;
 	s->fork_child = fork_of != 0;
 	s->fd = -1;
+	s->program_fd = -1;
 	s->agent_tids[0] = s->agent_tids[1] = -1;
 	s->start_mono_ns = pyi_now_ns(CLOCK_MONOTONIC);
 	s->start_real_ns = pyi_now_ns(CLOCK_REALTIME);
@@ -202,6 +206,21 @@ static void wake(struct pyi_session *s, _Atomic int *flag)
 	pthread_mutex_unlock(&s->wake_lock);
 }
 
+/* pthread_join returns once the thread's exit has cleared its tid, a little before the
+ * kernel takes it off the process's thread count (it still lets go of its descriptor table,
+ * among other things). Waits, briefly, until /proc no longer lists it. */
+static void wait_until_gone(pid_t tid)
+{
+	char path[48];
+	if (tid <= 0)
+		return;
+	snprintf(path, sizeof(path), "/proc/self/task/%d", (int)tid);
+	for (int i = 0; i < 10000 && access(path, F_OK) == 0; i++) {
+		struct timespec pause = {0, 10000};
+		nanosleep(&pause, NULL);
+	}
+}
+
 void pyi_session_pause(struct pyi_session *s)
 {
 	wake(s, &s->stopping);
@@ -212,6 +231,9 @@ void pyi_session_pause(struct pyi_session *s)
 	if (s->writer_started)
 		pthread_join(s->writer_thread, NULL);
 	s->writer_started = 0;
+	/* CPython 3.12+ counts the threads next, to warn about forking with threads. */
+	wait_until_gone(atomic_load(&s->agent_tids[0]));
+	wait_until_gone(atomic_load(&s->agent_tids[1]));
 }
 
 int pyi_session_resume(struct pyi_session *s)
@@ -239,14 +261,21 @@ void pyi_session_stop(struct pyi_session *s, uint32_t reason)
 	s->sampler_started = 0;
 	atomic_store(&pyi_active_session, NULL); /* seq_cst: see pyi_handler_wait_idle */
 	pyi_handler_wait_idle();
+	/* The writer ends the file itself: it may have opened it in a table of its own. */
+	s->finish_reason = (int)reason;
+	atomic_store(&s->finish_requested, 1);
 	wake(s, &s->writer_stop);
 	if (s->writer_started)
 		pthread_join(s->writer_thread, NULL);
 	s->writer_started = 0;
-	if (s->fd < 0 && s->fork_child && !s->open_failed &&
-	    atomic_load(&s->counters.samples) > 0)
-		pyi_writer_open(s);
-	pyi_writer_finish(s, (int)reason);
+	if (!s->writer_finished) {
+		if (s->fd < 0 && s->fork_child && !s->open_failed &&
+		    atomic_load(&s->counters.samples) > 0)
+			pyi_writer_open(s);
+		pyi_writer_finish(s, (int)reason);
+	}
+	pyi_writer_release(s);
+	pyi_fdtable_say_pending();
 	atomic_store(&intern.full, 0);
 	for (int i = 0; i < s->slots_hi; i++) {
 		struct pyi_thread_slot *slot = &s->slots[i];

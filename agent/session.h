@@ -172,7 +172,11 @@ struct pyi_session {
 	pthread_t sampler_thread, writer_thread;
 	int sampler_started, writer_started;
 	/* writer state */
-	int fd;
+	int fd;                      /* the profile, in the table of the thread writing it */
+	int program_fd;              /* the profile's descriptor in the program's table, or -1 */
+	_Atomic int finish_requested; /* stop: the writer thread ends the file before it exits */
+	int finish_reason;
+	int writer_finished;         /* it did: the stopping thread has only to tidy up */
 	char path[PYI_CONFIG_PATH_MAX + 16];
 	uint64_t threads_seen;
 	int open_failed;
@@ -244,8 +248,13 @@ int pyi_writer_open(struct pyi_session *s);
 /* Fork child: lets go of the parent's profile without writing (closing the descriptor only
  * if it is still the profile). */
 void pyi_writer_forget(struct pyi_session *s);
-/* Drains everything, writes counters and END (if reason >= 0) and closes. */
+/* Drains everything, writes counters and END (if reason >= 0) and closes. Run by the writer
+ * thread when the session stops (finish_requested), or by the stopping thread when the
+ * writer thread never ran. */
 void pyi_writer_finish(struct pyi_session *s, int reason);
+/* After the writer thread ended: closes the profile's descriptor in the program's table,
+ * if it is still the profile. */
+void pyi_writer_release(struct pyi_session *s);
 
 uint64_t pyi_now_ns(clockid_t clock);
 static inline uint64_t pyi_timespec_ns(const struct timespec *ts)

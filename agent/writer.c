@@ -6,11 +6,16 @@
  * SAMPLE itself with each frame's instruction offset decoded to a line through the copied
  * line table (cached per (code, offset): stacks repeat, so decoding is rare). It flushes
  * every FLUSH_NS, so a killed process leaves a file that reads up to the last flush.
- * Runs with every signal blocked; pyi_writer_open/pyi_writer_finish run on the thread that
- * starts or stops the session, while the writer thread is not running.
+ * Runs with every signal blocked, in a descriptor table of its own (agent/fdtable.h) where
+ * the kernel allows: it writes through its own copy of the profile's descriptor, which the
+ * program cannot close, and ends the file itself when the session stops, so that a file it
+ * opened in that table (a fork child's) is ended too. pyi_writer_open runs on the thread that
+ * starts the session; pyi_writer_finish runs there too when the writer thread never ran;
+ * neither while the writer thread runs.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +23,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "agent/fdtable.h"
 #include "agent/session.h"
 #include "common/format.h"
 #include "common/recbuf.h"
@@ -54,37 +60,111 @@ static struct {
 	int signal_noted;
 	dev_t dev; /* identity of the profile file, checked before every write */
 	ino_t ino;
+	int private_table; /* the writer thread runs, in a descriptor table of its own */
+	char reopen_path[PATH_MAX]; /* the profile's absolute path, or "" */
 } w;
 
 static void say(const char *text)
 {
-	size_t n = strlen(text);
-	if (write(2, text, n) < 0)
-		return;
+	pyi_fdtable_say(w.private_table, text);
 }
 
-/* Is s->fd still the profile we opened? A program may close every descriptor it did not
- * open and reuse the numbers: then the agent must never write to that number again. */
-static int fd_is_ours(struct pyi_session *s)
+static int is_profile(int fd)
 {
 	struct stat st;
-	if (fstat(s->fd, &st) == 0 && st.st_dev == w.dev && st.st_ino == w.ino)
+	return fd >= 0 && fstat(fd, &st) == 0 && st.st_dev == w.dev && st.st_ino == w.ino;
+}
+
+/* Is s->fd still the profile we opened? Where the writer shares the program's table, the
+ * program may close every descriptor it did not open and reuse the numbers: then the agent
+ * must never write to that number again, nor close it. */
+static int fd_is_ours(struct pyi_session *s)
+{
+	if (is_profile(s->fd))
 		return 1;
 	if (!w.write_errno) {
 		w.write_errno = EBADF;
 		say("pyinstr: the program closed the profile file; profiling stopped\n");
 	}
+	if (w.private_table)
+		close(s->fd); /* a copy in the writer's own table: nothing of the program's */
+	else
+		s->program_fd = -1;
 	s->fd = -1;
 	return 0;
 }
 
+/* Closes the descriptor written to (the program's too, where the writer shares its table). */
+static void close_profile(struct pyi_session *s)
+{
+	if (s->fd < 0)
+		return;
+	close(s->fd);
+	if (!w.private_table && s->fd == s->program_fd)
+		s->program_fd = -1;
+	s->fd = -1;
+}
+
+void pyi_writer_release(struct pyi_session *s)
+{
+	if (is_profile(s->program_fd))
+		close(s->program_fd);
+	s->program_fd = -1;
+	w.reopen_path[0] = '\0';
+}
+
 void pyi_writer_forget(struct pyi_session *s)
 {
-	struct stat st;
-	if (s->fd >= 0 && fstat(s->fd, &st) == 0 && st.st_dev == w.dev && st.st_ino == w.ino)
-		close(s->fd);
+	/* The parent's writer thread is gone, and with it any table of its own. */
+	w.private_table = 0;
 	s->fd = -1;
+	pyi_writer_release(s);
 	pyi_recbuf_reset(&w.buf);
+}
+
+/* On the writer thread, just given a table of its own: keeps the profile's descriptor copied
+ * from the program's table if it is still the profile; otherwise (the program closed it, or
+ * the writer last ran in a table that went away with its thread, before a fork) opens the
+ * file again by its path. */
+static void adopt_profile(struct pyi_session *s)
+{
+	char msg[PATH_MAX + 200];
+	if (is_profile(s->fd))
+		return;
+	if (s->fd >= 0)
+		close(s->fd); /* the program's file under that number, copied: ours to close */
+	s->fd = -1;
+	if (!w.reopen_path[0] || w.write_errno)
+		return; /* nothing opened yet (a fork child's file waits for samples) */
+	int fd = open(w.reopen_path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+	if (is_profile(fd)) {
+		s->fd = fd;
+		return;
+	}
+	if (fd >= 0)
+		close(fd);
+	w.write_errno = EBADF;
+	snprintf(msg, sizeof(msg),
+		 "pyinstr: the program closed the profile file and '%s' is no longer it; "
+		 "profiling stopped\n", w.reopen_path);
+	say(msg);
+}
+
+static void remember_path(const char *path)
+{
+	char cwd[PATH_MAX];
+	size_t dir_len = 0, len = strlen(path);
+	w.reopen_path[0] = '\0';
+	if (path[0] != '/') {
+		if (!getcwd(cwd, sizeof(cwd)))
+			return;
+		dir_len = strlen(cwd) + 1;
+		cwd[dir_len - 1] = '/';
+	}
+	if (dir_len + len >= sizeof(w.reopen_path))
+		return;
+	memcpy(w.reopen_path, cwd, dir_len);
+	memcpy(w.reopen_path + dir_len, path, len + 1);
 }
 
 static int flush(struct pyi_session *s)
@@ -215,6 +295,9 @@ int pyi_writer_open(struct pyi_session *s)
 		rc = open_profile(s, path);
 		if (rc >= 0) {
 			s->fd = rc;
+			if (!w.private_table)
+				s->program_fd = rc;
+			remember_path(s->path);
 			rc = 0;
 		}
 	} else {
@@ -240,8 +323,7 @@ int pyi_writer_open(struct pyi_session *s)
 		w.lines = calloc(LINE_CACHE_SIZE, sizeof(*w.lines));
 		w.frames = calloc(65536, sizeof(*w.frames));
 		if (!w.lines || !w.frames) {
-			close(s->fd);
-			s->fd = -1;
+			close_profile(s);
 			return -ENOMEM;
 		}
 	}
@@ -425,10 +507,23 @@ static void add_counters(struct pyi_session *s)
 	pyi_recbuf_counters(&w.buf, list, sizeof(list) / sizeof(list[0]));
 }
 
+/* The session stops: the file gets its last records and END from here. */
+static void end_session(struct pyi_session *s)
+{
+	if (s->fd < 0 && s->fork_child && !s->open_failed && load(&s->counters.samples) > 0)
+		pyi_writer_open(s);
+	pyi_writer_finish(s, s->finish_reason);
+	s->writer_finished = 1;
+}
+
 void *pyi_writer_main(void *arg)
 {
 	struct pyi_session *s = arg;
 	s->agent_tids[1] = (pid_t)syscall(SYS_gettid);
+	if (pyi_fdtable_go_private(s->fd) == 0) {
+		w.private_table = 1;
+		adopt_profile(s);
+	}
 	while (!atomic_load_explicit(&s->writer_stop, memory_order_acquire)) {
 		pyi_ring_prepare(s->ring, PREPARE_AHEAD);
 		pyi_intern_prepare(s->intern, INTERN_AHEAD);
@@ -456,6 +551,14 @@ void *pyi_writer_main(void *arg)
 			flush(s);
 		}
 	}
+	if (atomic_load(&s->finish_requested))
+		end_session(s);
+	if (w.private_table) {
+		/* A copy still open goes with this thread's table; the next writer thread (after
+		 * a fork) starts from the program's descriptor again. */
+		s->fd = s->writer_finished ? -1 : s->program_fd;
+		w.private_table = 0;
+	}
 	return NULL;
 }
 
@@ -470,8 +573,7 @@ void pyi_writer_finish(struct pyi_session *s, int reason)
 		pyi_recbuf_end(&w.buf, pyi_now_ns(CLOCK_MONOTONIC) - s->start_mono_ns,
 			       (uint32_t)reason);
 	flush(s);
-	close(s->fd);
-	s->fd = -1;
+	close_profile(s);
 	if (s->cfg.quiet && !w.write_errno)
 		return;
 	uint64_t samples = load(&s->counters.samples) + load(&s->counters.repeats);
