@@ -21,6 +21,7 @@ BAD = [
     ("PYINSTR_BUFFER", "lots"),
     ("PYINSTR_QUIET", "maybe"),
     ("PYINSTR_ENABLED", "perhaps"),
+    ("PYINSTR_JITTER", "sometimes"),
     ("PYINSTR_OUTPUT", "out-%q.prof"),  # unknown %-sequence
     ("PYINSTR_INTERVALL", "1ms"),      # a misspelt name
 ]
