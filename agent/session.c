@@ -216,8 +216,8 @@ static void wait_until_gone(pid_t tid)
 		return;
 	snprintf(path, sizeof(path), "/proc/self/task/%d", (int)tid);
 	for (int i = 0; i < 10000 && access(path, F_OK) == 0; i++) {
-		struct timespec pause = {0, 10000};
-		nanosleep(&pause, NULL);
+		struct timespec nap = {0, 10000};
+		nanosleep(&nap, NULL);
 	}
 }
 

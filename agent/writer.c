@@ -105,6 +105,8 @@ static void close_profile(struct pyi_session *s)
 	s->fd = -1;
 }
 
+/* Called once the writer thread is gone; a program closing and reopening descriptors at this
+ * very moment is the one case the check below cannot rule out. */
 void pyi_writer_release(struct pyi_session *s)
 {
 	if (is_profile(s->program_fd))
