@@ -69,6 +69,19 @@ static void say(const char *text)
 	pyi_fdtable_say(w.private_table, text);
 }
 
+/* Never holds the profile at 0, 1 or 2: the program may reopen them and expect them free,
+ * and in the writer's own table whatever writes to standard error would land in it. */
+static int above_stdio(int fd)
+{
+	if (fd < 0 || fd > 2)
+		return fd;
+	int moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	int err = errno;
+	close(fd);
+	errno = err;
+	return moved;
+}
+
 static int is_profile(int fd)
 {
 	struct stat st;
@@ -138,7 +151,7 @@ static void adopt_profile(struct pyi_session *s)
 	s->fd = -1;
 	if (!w.reopen_path[0] || w.write_errno)
 		return; /* nothing opened yet (a fork child's file waits for samples) */
-	int fd = open(w.reopen_path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+	int fd = above_stdio(open(w.reopen_path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC));
 	if (is_profile(fd)) {
 		s->fd = fd;
 		return;
@@ -236,12 +249,7 @@ static int open_profile(struct pyi_session *s, const char *path)
 				break;
 		}
 	}
-	if (fd >= 0 && fd <= 2) {
-		/* Never hold 0, 1 or 2: the program may reopen them and expect them free. */
-		int moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-		close(fd);
-		fd = moved;
-	}
+	fd = above_stdio(fd);
 	return fd < 0 ? -errno : fd;
 }
 
