@@ -268,12 +268,8 @@ void pyi_session_stop(struct pyi_session *s, uint32_t reason)
 	if (s->writer_started)
 		pthread_join(s->writer_thread, NULL);
 	s->writer_started = 0;
-	if (!s->writer_finished) {
-		if (s->fd < 0 && s->fork_child && !s->open_failed &&
-		    atomic_load(&s->counters.samples) > 0)
-			pyi_writer_open(s);
-		pyi_writer_finish(s, (int)reason);
-	}
+	if (!s->writer_finished)
+		pyi_writer_end(s);
 	pyi_writer_release(s);
 	pyi_fdtable_say_pending();
 	atomic_store(&intern.full, 0);

@@ -248,10 +248,11 @@ int pyi_writer_open(struct pyi_session *s);
 /* Fork child: lets go of the parent's profile without writing (closing the descriptor only
  * if it is still the profile). */
 void pyi_writer_forget(struct pyi_session *s);
-/* Drains everything, writes counters and END (if reason >= 0) and closes. Run by the writer
- * thread when the session stops (finish_requested), or by the stopping thread when the
- * writer thread never ran. */
-void pyi_writer_finish(struct pyi_session *s, int reason);
+/* Ends the file (a fork child's opened first if it has samples): drains everything, writes
+ * counters and END (if finish_reason >= 0), closes, says where. Run by the writer thread when
+ * the session stops (finish_requested), or by the stopping thread when the writer thread
+ * never ran. */
+void pyi_writer_end(struct pyi_session *s);
 /* After the writer thread ended: closes the profile's descriptor in the program's table,
  * if it is still the profile. */
 void pyi_writer_release(struct pyi_session *s);

@@ -10,7 +10,7 @@
  * the kernel allows: it writes through its own copy of the profile's descriptor, which the
  * program cannot close, and ends the file itself when the session stops, so that a file it
  * opened in that table (a fork child's) is ended too. pyi_writer_open runs on the thread that
- * starts the session; pyi_writer_finish runs there too when the writer thread never ran;
+ * starts the session; pyi_writer_end runs there too when the writer thread never ran;
  * neither while the writer thread runs.
  */
 #include <errno.h>
@@ -517,12 +517,13 @@ static void add_counters(struct pyi_session *s)
 	pyi_recbuf_counters(&w.buf, list, sizeof(list) / sizeof(list[0]));
 }
 
-/* The session stops: the file gets its last records and END from here. */
-static void end_session(struct pyi_session *s)
+static void finish_file(struct pyi_session *s, int reason);
+
+void pyi_writer_end(struct pyi_session *s)
 {
 	if (s->fd < 0 && s->fork_child && !s->open_failed && load(&s->counters.samples) > 0)
 		pyi_writer_open(s);
-	pyi_writer_finish(s, s->finish_reason);
+	finish_file(s, s->finish_reason);
 	s->writer_finished = 1;
 }
 
@@ -562,7 +563,7 @@ void *pyi_writer_main(void *arg)
 		}
 	}
 	if (atomic_load(&s->finish_requested))
-		end_session(s);
+		pyi_writer_end(s);
 	if (w.private_table) {
 		/* A copy still open goes with this thread's table; the next writer thread (after
 		 * a fork) starts from the program's descriptor again. */
@@ -572,7 +573,8 @@ void *pyi_writer_main(void *arg)
 	return NULL;
 }
 
-void pyi_writer_finish(struct pyi_session *s, int reason)
+/* Drains everything, writes counters and END (if reason >= 0), closes, says where. */
+static void finish_file(struct pyi_session *s, int reason)
 {
 	char msg[PYI_CONFIG_PATH_MAX + 400];
 	if (s->fd < 0)
