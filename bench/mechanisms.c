@@ -10,10 +10,17 @@
  *   hrtimer   a CLOCK_MONOTONIC POSIX timer delivered to the busy thread
  *   cputimer  a POSIX timer on the busy thread's own CPU clock, delivered to it (pyinstr's)
  *   itimer    setitimer(ITIMER_PROF) (gperftools, vmprof)
+ *   jticker   the ticker, sleeping uniformly half to one and a half intervals each time
+ *   perfclock a perf task-clock event on the busy thread (its CPU time, on an hrtimer that
+ *             runs only while it does), signalling it through F_SETSIG every interval
+ *   perfrand  perfclock whose handler sets a new period, uniformly half to one and a half
+ *             intervals, at each signal (PERF_EVENT_IOC_PERIOD)
  *
  *   cc -O2 -pthread bench/mechanisms.c -o mechanisms && ./mechanisms [INTERVAL_NS [ROUNDS]]
  */
 #define _GNU_SOURCE
+#include <fcntl.h>
+#include <linux/perf_event.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -21,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
@@ -28,8 +36,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define NMODES 5
-static const char *const modes[NMODES] = {"none", "ticker", "hrtimer", "cputimer", "itimer"};
+#define NMODES 8
+static const char *const modes[NMODES] = {"none",   "ticker",  "hrtimer",   "cputimer",
+					 "itimer", "jticker", "perfclock", "perfrand"};
 #define SIGNO (SIGRTMAX - 1)
 #define WORK 1500000000L
 
@@ -38,11 +47,35 @@ static atomic_int stop;
 static long interval_ns;
 static pid_t busy_tid;
 static volatile double sink;
+static int perf_fd = -1;
+static uint64_t rng = 88172645463325252u;
+
+static uint64_t next_random(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+/* Uniformly from half to one and a half intervals. */
+static uint64_t random_interval(void)
+{
+	return (uint64_t)interval_ns / 2 + next_random() % (uint64_t)interval_ns;
+}
 
 static void on_signal(int sig)
 {
 	(void)sig;
 	atomic_fetch_add_explicit(&handled, 1, memory_order_relaxed);
+}
+
+static void on_perf_signal(int sig)
+{
+	(void)sig;
+	atomic_fetch_add_explicit(&handled, 1, memory_order_relaxed);
+	uint64_t period = random_interval();
+	ioctl(perf_fd, PERF_EVENT_IOC_PERIOD, &period);
 }
 
 static uint64_t now_ns(void)
@@ -55,9 +88,9 @@ static uint64_t now_ns(void)
 static void *ticker(void *arg)
 {
 	uint64_t next = now_ns();
-	(void)arg;
+	int jittered = arg != NULL;
 	while (!atomic_load(&stop)) {
-		next += (uint64_t)interval_ns;
+		next += jittered ? random_interval() : (uint64_t)interval_ns;
 		struct timespec ts = {(time_t)(next / 1000000000u), (long)(next % 1000000000u)};
 		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
 		syscall(SYS_tgkill, getpid(), busy_tid, SIGNO);
@@ -82,6 +115,32 @@ static int arm_timer(clockid_t clock)
 	return timer_settime(timer, 0, &its, NULL);
 }
 
+/* A task-clock event on the calling thread, signalling it with SIGNO every interval of its
+ * CPU time (kernel time included where allowed). */
+static int open_perf_clock(void)
+{
+	struct perf_event_attr attr;
+	memset(&attr, 0, sizeof(attr));
+	attr.size = sizeof(attr);
+	attr.type = PERF_TYPE_SOFTWARE;
+	attr.config = PERF_COUNT_SW_TASK_CLOCK;
+	attr.sample_period = (uint64_t)interval_ns;
+	attr.wakeup_events = 1;
+	attr.exclude_hv = 1;
+	int fd = (int)syscall(SYS_perf_event_open, &attr, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
+	if (fd < 0) {
+		attr.exclude_kernel = 1;
+		fd = (int)syscall(SYS_perf_event_open, &attr, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
+	}
+	if (fd < 0)
+		return -1;
+	struct f_owner_ex owner = {F_OWNER_TID, busy_tid};
+	if (fcntl(fd, F_SETOWN_EX, &owner) != 0 || fcntl(fd, F_SETSIG, SIGNO) != 0 ||
+	    fcntl(fd, F_SETFL, O_ASYNC) != 0)
+		return -1;
+	return fd;
+}
+
 /* The child: sets up one mechanism, runs the work, writes "wall cpu signals" to fd. */
 static void child(int mode, int fd)
 {
@@ -103,6 +162,17 @@ static void child(int mode, int fd)
 	} else if (mode == 4) {
 		struct itimerval it = {{0, interval_ns / 1000}, {0, interval_ns / 1000}};
 		setitimer(ITIMER_PROF, &it, NULL);
+	} else if (mode == 5) {
+		pthread_create(&thread, NULL, ticker, (void *)1);
+	} else if (mode == 6 || mode == 7) {
+		if (mode == 7) {
+			sa.sa_handler = on_perf_signal;
+			sigaction(SIGNO, &sa, NULL);
+		}
+		if ((perf_fd = open_perf_clock()) < 0) {
+			perror("mechanisms: perf_event_open");
+			_exit(1);
+		}
 	}
 	double x = 0;
 	for (long i = 0; i < WORK; i++)
