@@ -40,6 +40,10 @@ lock = threading.Lock()
 # that moment leaves the child waiting forever (gdb on a hung child, 3.11). A CPython bug, not
 # what this workload is here to shake.
 attaching = threading.Lock()
+# Set while the main thread waits to fork. The lock is not fair: the C-thread loop, taking it
+# again as soon as it let it go, kept the main thread out for 12 s in one CI run whose loop
+# was slowed about thirtyfold (main_rounds 1), and the main thread's own work went unsampled.
+fork_waiting = threading.Event()
 
 
 def problem(part, what):
@@ -107,6 +111,8 @@ def c_threads():
     # A native-only thread: its start routine is usleep(arg), no Python at all.
     native = ctypes.cast(libc.usleep, ctypes.c_void_p).value
     while not stop.is_set():
+        while fork_waiting.is_set() and not stop.is_set():
+            time.sleep(0.001)  # the main thread forks first
         with attaching:
             del results[:]
             tids = []
@@ -311,7 +317,9 @@ def child_work(k):
 def fork_one(k):
     global child_w
     r, child_w = os.pipe()
+    fork_waiting.set()
     with attaching:
+        fork_waiting.clear()
         pid = os.fork()
     if pid == 0:
         os.close(r)
