@@ -416,20 +416,24 @@ int pyi_handler_observe_off_cpu(struct pyi_session *s, int index, uint64_t seen_
 
 	if (atomic_exchange_explicit(&slot->busy, 1, memory_order_acquire))
 		return -1;
+	if (!ran && slot->has_stack && slot->last_blocked) {
+		/* Still off the CPU since its stack was read: the same stack, more time. The
+		 * sampler read its clock a moment ago; reading it again would be a system call
+		 * per idle thread per look (50 idle threads, 50,000 a second), and a thread
+		 * that started running since has run for microseconds. */
+		uint64_t now = mono_now();
+		uint64_t off = take_off_cpu(slot, now, seen_cpu);
+		if (off)
+			record_repeat(s, slot, now, off, 0);
+		rc = 0;
+		goto out;
+	}
 	if (clock_gettime(slot->cpu_clock, &before) != 0)
 		goto out;
 	uint64_t cpu = pyi_timespec_ns(&before);
 	uint64_t now = mono_now();
 	if (cpu != seen_cpu)
 		goto out; /* it is running again */
-	if (!ran && slot->has_stack && slot->last_blocked) {
-		/* Still off the CPU since its stack was read: the same stack, more time. */
-		uint64_t off = take_off_cpu(slot, now, cpu);
-		if (off)
-			record_repeat(s, slot, now, off, 0);
-		rc = 0;
-		goto out;
-	}
 	/* The stack in scratch is the last one a signal found the thread running in: kept, for
 	 * the CPU still owed to its samples when the session ends (pyi_handler_flush_cpu). */
 	if (slot->has_stack && !slot->last_blocked && slot->ran_frames) {
