@@ -66,6 +66,9 @@
  * CPU to itself for a window or two, and each switch to the timer and back costs accuracy
  * (runs that flipped five or six times in 2 s read a 70/30 split as 73/27). */
 #define UNCONTENDED_CHECKS 4
+/* A thread that used less than 1/LITTLE_CPU_INV of the time since the last round of checks
+ * in CPU is not checked for contention. */
+#define LITTLE_CPU_INV 50
 /* A running thread whose handler has not run for this much CPU is counted as late: it
  * blocks the signal (or the timer is gone). */
 #define LATE_CPU_NS 100000000u
@@ -453,11 +456,23 @@ static int check_contention(struct pyi_session *s, struct pyi_thread_slot *slot,
 	 * period while any thread runs (look_at_thread). */
 	if (s->cfg.jitter)
 		return 0;
+	uint64_t round_cpu = slot->round_cpu, round_at = slot->round_at;
+	slot->round_cpu = slot->seen_cpu;
+	slot->round_at = now;
 	/* A thread that has not run since the last check has nothing new to say: the window
 	 * just grows (its run-queue wait can only have grown if it was starved outright, which
-	 * the next check after it runs sees). 50 idle threads cost no reads. */
-	if (slot->timer_state != PYI_TIMER_FAST || slot->seen_cpu == slot->contention_checked_cpu ||
-	    read_run_delay(slot->tid, &delay) != 0 || !(st = status_of(once)))
+	 * the next check after it runs sees). */
+	if (slot->timer_state != PYI_TIMER_FAST || slot->seen_cpu == slot->contention_checked_cpu)
+		return slot->contended;
+	/* One that ran only moments since the last round (an idle worker waking now and then)
+	 * has too few samples for where they land to matter, and reading its files cost idle50's
+	 * sampler a quarter of its CPU: its window starts again when it runs more. */
+	if (!slot->contended && round_at && now > round_at &&
+	    (slot->seen_cpu - round_cpu) * LITTLE_CPU_INV < now - round_at) {
+		slot->delay_seen_at = 0;
+		return 0;
+	}
+	if (read_run_delay(slot->tid, &delay) != 0 || !(st = status_of(once)))
 		return slot->contended;
 	slot->contention_checked_cpu = slot->seen_cpu;
 	if (slot->delay_seen_at && now > slot->delay_seen_at) {

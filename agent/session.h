@@ -53,6 +53,7 @@ struct pyi_thread_slot {
 	uint64_t delay_seen, delay_seen_at; /* its run-queue wait (schedstat), and when read */
 	uint64_t window_voluntary, window_involuntary; /* its switches (status) then */
 	uint64_t contention_checked_cpu;    /* its CPU clock at that read */
+	uint64_t round_cpu, round_at;       /* its CPU clock at the last round of checks, and when */
 	uint32_t sent;           /* signals sent to it from here */
 	uint32_t native_looks;   /* looks that found a native thread running */
 	int was_running;         /* the previous look found it on the CPU */
