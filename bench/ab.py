@@ -2,8 +2,12 @@
 the order rotating from round to round, and each profiled run divided by the bare run of its
 own round (wall time around the child, CPU time of the whole child from wait4).
 
-    python3 bench/ab.py PYTHON WORKLOAD UNITS ROUNDS BUILD [BUILD ...]
+    python3 bench/ab.py PYTHON WORKLOAD UNITS ROUNDS BUILD[,VAR=VALUE...] [...]
     python3 bench/ab.py /usr/bin/python3.11 bench/workloads/deep300.py 1323 9 build /tmp/old/build
+    python3 bench/ab.py /usr/bin/python3.11 bench/workloads/fib.py 1002 9 build \
+        build,PYINSTR_INTERVAL=100us
+
+Each BUILD may carry PYINSTR_* settings of its own after commas.
 
 UNITS is the workload's amount of work (bench/run.py prints the calibrated one). A change
 that does not move a ratio by more than this run's spread between builds has no cost that
@@ -20,9 +24,13 @@ import time
 def run(python, workload, units, build, outdir):
     env = dict(os.environ)
     if build:
-        env["LD_PRELOAD"] = os.path.join(os.path.abspath(build), "libpyinstr.so")
+        directory, *settings = build.split(",")
+        env["LD_PRELOAD"] = os.path.join(os.path.abspath(directory), "libpyinstr.so")
         env["PYINSTR_OUTPUT"] = os.path.join(outdir, "ab-%p.prof")
         env["PYINSTR_QUIET"] = "1"
+        for setting in settings:
+            name, _, value = setting.partition("=")
+            env[name] = value
     started = time.monotonic()
     child = subprocess.Popen([python, os.path.abspath(workload), str(units)], env=env,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
