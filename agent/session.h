@@ -217,8 +217,8 @@ void pyi_handler_reassert_guard(void);
  * look (ran != 0) or has no stack on record, its frames are read from here, without
  * signalling it (so no EINTR), and count only if its CPU clock did not move meanwhile;
  * otherwise its previous stack is repeated, up to seen_cpu (its clock is not read again).
- * credit_cpu: the CPU it used since its last
- * sample goes to the stack read (a contended thread, most likely waiting for a CPU). Returns
+ * credit_cpu: the CPU it used since its last sample goes to the stack read (a contended
+ * thread, most likely waiting for a CPU). Returns
  * 1 when a stack was read, 0 for a repeat, -1 when nothing could be recorded (running after
  * all, no thread state, busy).
  */
