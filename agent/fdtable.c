@@ -7,17 +7,16 @@
  * holds the program's files open for that moment only. Closing a copy releases none of the
  * program's record locks: Linux ties those to the table they were taken from.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "agent/fdtable.h"
+#include "agent/proclist.h"
 
 #ifndef CLOSE_RANGE_UNSHARE
 #define CLOSE_RANGE_UNSHARE (1U << 1)
@@ -38,32 +37,31 @@ static long close_range_call(unsigned first, unsigned last, unsigned flags)
 #endif
 }
 
+struct copies {
+	int keep_fd, dir;
+};
+
+static void close_copy(long fd, void *ctx)
+{
+	const struct copies *c = ctx;
+	if (fd != c->keep_fd && fd != c->dir)
+		close((int)fd);
+}
+
 /* After unshare(CLONE_FILES): closes every copy but keep_fd, listing the thread's own table
  * (/proc/self/fd lists the program's). */
 static void close_copies(int keep_fd)
 {
-	char buf[4096];
-	long n;
-	int dir = open("/proc/thread-self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dir < 0) {
+	struct copies c = {keep_fd, open("/proc/thread-self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
+	if (c.dir < 0) {
 		long max = sysconf(_SC_OPEN_MAX);
 		for (long fd = 0; fd < (max > 0 ? max : 1024); fd++)
 			if (fd != keep_fd)
 				close((int)fd);
 		return;
 	}
-	while ((n = syscall(SYS_getdents64, dir, buf, sizeof(buf))) > 0) {
-		for (long off = 0; off < n;) {
-			struct dirent64 *d = (struct dirent64 *)(buf + off);
-			off += d->d_reclen;
-			if (d->d_name[0] < '0' || d->d_name[0] > '9')
-				continue;
-			int fd = atoi(d->d_name);
-			if (fd != keep_fd && fd != dir)
-				close(fd);
-		}
-	}
-	close(dir);
+	pyi_proc_numbers(c.dir, close_copy, &c);
+	close(c.dir);
 }
 
 int pyi_fdtable_go_private(int keep_fd)

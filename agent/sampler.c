@@ -28,16 +28,15 @@
  * state (a native thread) keeps a slow timer, in case it gains one. Runs with every signal
  * blocked, in a descriptor table of its own (agent/fdtable.h) where the kernel allows.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "agent/fdtable.h"
+#include "agent/proclist.h"
 #include "agent/session.h"
 #include "common/format.h"
 
@@ -205,15 +204,38 @@ static int register_thread(struct pyi_session *s, pid_t tid, uint64_t now)
 
 struct rescan_state {
 	unsigned char seen[PYI_MAX_THREADS];
+	struct pyi_session *s;
+	uint64_t now;
+	int found_new;
 };
+
+/* One thread of the listing: marks its slot seen, registering it if it is new. */
+static void rescan_one(long number, void *ctx)
+{
+	struct rescan_state *st = ctx;
+	struct pyi_session *s = st->s;
+	pid_t tid = (pid_t)number;
+	if (is_agent_thread(s, tid))
+		return;
+	int found = -1;
+	for (int i = 0; i < s->slots_hi; i++) {
+		if (atomic_load_explicit(&s->slots[i].serial, memory_order_relaxed) &&
+		    s->slots[i].tid == tid) {
+			found = i;
+			break;
+		}
+	}
+	if (found >= 0) {
+		st->seen[found] = 1;
+	} else if ((found = register_thread(s, tid, st->now)) >= 0) {
+		st->seen[found] = 1;
+		st->found_new = 1;
+	}
+}
 
 /* Lists the process's threads; 1 when a new one was registered. */
 static int rescan(struct pyi_session *s, struct rescan_state *st, uint64_t now)
 {
-	char buf[8192];
-	long n;
-	int found_new = 0;
-
 	/* Opened for each listing, never kept: where the thread shares the program's table (the
 	 * kernel refused it one of its own), a program that closes every descriptor it did not
 	 * open must not get ours back under its own files' numbers. */
@@ -221,40 +243,19 @@ static int rescan(struct pyi_session *s, struct rescan_state *st, uint64_t now)
 	if (task_fd < 0)
 		return 0;
 	memset(st->seen, 0, sizeof(st->seen));
-	while ((n = syscall(SYS_getdents64, task_fd, buf, sizeof(buf))) > 0) {
-		for (long off = 0; off < n;) {
-			struct dirent64 *d = (struct dirent64 *)(buf + off);
-			off += d->d_reclen;
-			if (d->d_name[0] < '0' || d->d_name[0] > '9')
-				continue;
-			pid_t tid = (pid_t)atoi(d->d_name);
-			if (is_agent_thread(s, tid))
-				continue;
-			int found = -1;
-			for (int i = 0; i < s->slots_hi; i++) {
-				if (atomic_load_explicit(&s->slots[i].serial, memory_order_relaxed) &&
-				    s->slots[i].tid == tid) {
-					found = i;
-					break;
-				}
-			}
-			if (found >= 0) {
-				st->seen[found] = 1;
-			} else if ((found = register_thread(s, tid, now)) >= 0) {
-				st->seen[found] = 1;
-				found_new = 1;
-			}
-		}
-	}
+	st->s = s;
+	st->now = now;
+	st->found_new = 0;
+	int rc = pyi_proc_numbers(task_fd, rescan_one, st);
 	close(task_fd);
-	if (n < 0)
-		return found_new; /* keep everyone: an unreadable listing says nothing of exits */
+	if (rc < 0)
+		return st->found_new; /* keep everyone: an unreadable listing says nothing of exits */
 	for (int i = 0; i < s->slots_hi; i++) {
 		struct pyi_thread_slot *slot = &s->slots[i];
 		if (atomic_load_explicit(&slot->serial, memory_order_relaxed) && !st->seen[i])
 			release_slot(s, i);
 	}
-	return found_new;
+	return st->found_new;
 }
 
 /* A thread on the CPU: its timer does the sampling. Counts one whose handler stopped

@@ -218,9 +218,8 @@ void pyi_handler_reassert_guard(void);
  * signalling it (so no EINTR), and count only if its CPU clock did not move meanwhile;
  * otherwise its previous stack is repeated, up to seen_cpu (its clock is not read again).
  * credit_cpu: the CPU it used since its last sample goes to the stack read (a contended
- * thread, most likely waiting for a CPU). Returns
- * 1 when a stack was read, 0 for a repeat, -1 when nothing could be recorded (running after
- * all, no thread state, busy).
+ * thread, most likely waiting for a CPU). Returns 1 when a stack was read, 0 for a repeat,
+ * -1 when nothing could be recorded (running after all, no thread state, busy).
  */
 int pyi_handler_observe_off_cpu(struct pyi_session *s, int index, uint64_t seen_cpu, int ran,
 				int credit_cpu);

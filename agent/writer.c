@@ -517,7 +517,42 @@ static void add_counters(struct pyi_session *s)
 	pyi_recbuf_counters(&w.buf, list, sizeof(list) / sizeof(list[0]));
 }
 
-static void finish_file(struct pyi_session *s, int reason);
+/* Drains everything, writes counters and END (if reason >= 0), closes, says where. */
+static void finish_file(struct pyi_session *s, int reason)
+{
+	char msg[PYI_CONFIG_PATH_MAX + 400];
+	if (s->fd < 0)
+		return;
+	drain(s, 1);
+	add_counters(s);
+	if (reason >= 0)
+		pyi_recbuf_end(&w.buf, pyi_now_ns(CLOCK_MONOTONIC) - s->start_mono_ns,
+			       (uint32_t)reason);
+	flush(s);
+	close_profile(s);
+	if (s->cfg.quiet && !w.write_errno)
+		return;
+	uint64_t samples = load(&s->counters.samples) + load(&s->counters.repeats);
+	uint64_t dropped = pyi_ring_dropped(s->ring) + w.repeats_without_stack;
+	int n = snprintf(msg, sizeof(msg), "pyinstr: %llu samples of %llu threads written to %s",
+			 (unsigned long long)samples, (unsigned long long)w.threads, s->path);
+	if (dropped)
+		n += snprintf(msg + n, sizeof(msg) - (size_t)n,
+			      "; %llu dropped (buffer full: raise PYINSTR_BUFFER)",
+			      (unsigned long long)dropped);
+	if (load(&s->counters.abandoned_fault))
+		n += snprintf(msg + n, sizeof(msg) - (size_t)n, "; %llu walks abandoned",
+			      (unsigned long long)load(&s->counters.abandoned_fault));
+	if (load(&s->counters.truncated))
+		n += snprintf(msg + n, sizeof(msg) - (size_t)n,
+			      "; %llu stacks truncated (PYINSTR_MAX_DEPTH)",
+			      (unsigned long long)load(&s->counters.truncated));
+	if (w.write_errno)
+		n += snprintf(msg + n, sizeof(msg) - (size_t)n, "; writing failed: %s",
+			      strerror(w.write_errno));
+	snprintf(msg + n, sizeof(msg) - (size_t)n, "\n");
+	say(msg);
+}
 
 void pyi_writer_end(struct pyi_session *s)
 {
@@ -571,41 +606,4 @@ void *pyi_writer_main(void *arg)
 		w.private_table = 0;
 	}
 	return NULL;
-}
-
-/* Drains everything, writes counters and END (if reason >= 0), closes, says where. */
-static void finish_file(struct pyi_session *s, int reason)
-{
-	char msg[PYI_CONFIG_PATH_MAX + 400];
-	if (s->fd < 0)
-		return;
-	drain(s, 1);
-	add_counters(s);
-	if (reason >= 0)
-		pyi_recbuf_end(&w.buf, pyi_now_ns(CLOCK_MONOTONIC) - s->start_mono_ns,
-			       (uint32_t)reason);
-	flush(s);
-	close_profile(s);
-	if (s->cfg.quiet && !w.write_errno)
-		return;
-	uint64_t samples = load(&s->counters.samples) + load(&s->counters.repeats);
-	uint64_t dropped = pyi_ring_dropped(s->ring) + w.repeats_without_stack;
-	int n = snprintf(msg, sizeof(msg), "pyinstr: %llu samples of %llu threads written to %s",
-			 (unsigned long long)samples, (unsigned long long)w.threads, s->path);
-	if (dropped)
-		n += snprintf(msg + n, sizeof(msg) - (size_t)n,
-			      "; %llu dropped (buffer full: raise PYINSTR_BUFFER)",
-			      (unsigned long long)dropped);
-	if (load(&s->counters.abandoned_fault))
-		n += snprintf(msg + n, sizeof(msg) - (size_t)n, "; %llu walks abandoned",
-			      (unsigned long long)load(&s->counters.abandoned_fault));
-	if (load(&s->counters.truncated))
-		n += snprintf(msg + n, sizeof(msg) - (size_t)n,
-			      "; %llu stacks truncated (PYINSTR_MAX_DEPTH)",
-			      (unsigned long long)load(&s->counters.truncated));
-	if (w.write_errno)
-		n += snprintf(msg + n, sizeof(msg) - (size_t)n, "; writing failed: %s",
-			      strerror(w.write_errno));
-	snprintf(msg + n, sizeof(msg) - (size_t)n, "\n");
-	say(msg);
 }
