@@ -30,7 +30,14 @@
 #include "loader/linetable.h"
 
 #define FLUSH_NS 100000000u  /* DESIGN asks for at most 250 ms */
-#define POLL_NS 20000000u
+/* The sleep between drains. Each wake-up of this thread costs a CPU about 100 us on a
+ * virtual machine (docs/PERFORMANCE.md): at 50 a second, half a percent of a CPU beside one
+ * busy thread. So the sleep is as long as the producers allow: by the next wake they should
+ * have used no more than a quarter of the pages made present ahead (and of the ring), at the
+ * fastest rate seen lately; never shorter than POLL_MIN_NS, never longer than POLL_MAX_NS
+ * (records reach the file at most that late, within DESIGN's 250 ms). */
+#define POLL_MIN_NS 20000000u
+#define POLL_MAX_NS 160000000u
 /* Ring pages made present ahead of the producers: far more than a poll's worth of records
  * (16 KiB a sample at the deepest stacks, 250 samples a second a thread). */
 #define PREPARE_AHEAD ((size_t)1 << 20)
@@ -54,6 +61,8 @@ static struct {
 	struct line_cache_entry *lines;
 	struct pyi_fmt_frame *frames;
 	uint64_t last_flush_ns;
+	uint64_t rate; /* bytes a second the producers reserved, the fastest lately */
+	uint64_t head_seen, head_seen_at;
 	uint64_t threads;
 	uint64_t repeats_without_stack;
 	int write_errno;
@@ -562,6 +571,29 @@ void pyi_writer_end(struct pyi_session *s)
 	s->writer_finished = 1;
 }
 
+/* How long to sleep before the next drain, from how fast the ring filled since the last. */
+static uint64_t next_poll_ns(struct pyi_session *s, uint64_t now)
+{
+	uint64_t head = atomic_load_explicit(&s->ring->head, memory_order_relaxed);
+	int known = w.head_seen_at && now > w.head_seen_at && head >= w.head_seen;
+	if (known) {
+		uint64_t bytes = head - w.head_seen;
+		uint64_t rate = bytes < UINT64_MAX / 1000000000u
+					? bytes * 1000000000u / (now - w.head_seen_at)
+					: UINT64_MAX / 1000000000u;
+		/* Halves each poll once the producers slow down: a burst keeps polls short for a
+		 * while after it. */
+		w.rate = rate > w.rate / 2 ? rate : w.rate / 2;
+	}
+	w.head_seen = head;
+	w.head_seen_at = now;
+	if (!known)
+		return POLL_MIN_NS; /* the first poll, or the ring was started again */
+	size_t budget = s->ring->capacity < PREPARE_AHEAD ? s->ring->capacity : PREPARE_AHEAD;
+	uint64_t sleep = w.rate ? (uint64_t)(budget / 4) * 1000000000u / w.rate : POLL_MAX_NS;
+	return sleep < POLL_MIN_NS ? POLL_MIN_NS : sleep > POLL_MAX_NS ? POLL_MAX_NS : sleep;
+}
+
 void *pyi_writer_main(void *arg)
 {
 	struct pyi_session *s = arg;
@@ -573,8 +605,8 @@ void *pyi_writer_main(void *arg)
 	while (!atomic_load_explicit(&s->writer_stop, memory_order_acquire)) {
 		pyi_ring_prepare(s->ring, PREPARE_AHEAD);
 		pyi_intern_prepare(s->intern, INTERN_AHEAD);
-		if (pyi_session_sleep_until(s, pyi_now_ns(CLOCK_MONOTONIC) + POLL_NS,
-					    &s->writer_stop))
+		uint64_t now = pyi_now_ns(CLOCK_MONOTONIC);
+		if (pyi_session_sleep_until(s, now + next_poll_ns(s, now), &s->writer_stop))
 			break;
 		if (s->fd < 0 && s->fork_child && !s->open_failed &&
 		    (pyi_ring_peek(s->ring, &(uint32_t){0}) != NULL)) {
@@ -591,7 +623,7 @@ void *pyi_writer_main(void *arg)
 			w.signal_noted = 1;
 		}
 		drain(s, 0);
-		uint64_t now = pyi_now_ns(CLOCK_MONOTONIC);
+		now = pyi_now_ns(CLOCK_MONOTONIC);
 		if (now - w.last_flush_ns >= FLUSH_NS) {
 			add_counters(s);
 			flush(s);
