@@ -265,8 +265,11 @@ static int before_exec(void)
 		struct timespec now = {0, 0};
 		sigemptyset(&ours);
 		sigaddset(&ours, session.signo);
+		/* The system call itself: libc's sigtimedwait is ours (agent/sigwait.c), and
+		 * leaves this signal out. */
 		while (sigpending(&pending) == 0 && sigismember(&pending, session.signo) &&
-		       sigtimedwait(&ours, NULL, &now) == session.signo)
+		       syscall(SYS_rt_sigtimedwait, &ours, NULL, &now, (size_t)(_NSIG / 8)) ==
+			       session.signo)
 			;
 	}
 	return was_active;

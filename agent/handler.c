@@ -677,6 +677,12 @@ int pyi_handler_install(struct pyi_session *s)
 	return 0;
 }
 
+int pyi_handler_signal_held(void)
+{
+	int signo = installed_signo;
+	return signo && action_is(signo, on_sample_signal) ? signo : 0;
+}
+
 void pyi_handler_uninstall(struct pyi_session *s)
 {
 	(void)s;

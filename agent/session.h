@@ -238,6 +238,8 @@ uint64_t pyi_handler_timer_value(const struct pyi_session *s, int index, uint32_
 void pyi_handler_wait_idle(void);
 /* Non-zero while the sampling signal still runs our handler. */
 int pyi_handler_still_ours(struct pyi_session *s);
+/* The sampling signal while our handler is installed for it, else 0. Any context. */
+int pyi_handler_signal_held(void);
 
 /* sampler.c */
 void *pyi_sampler_main(void *session);
