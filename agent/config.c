@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* Largest pid Linux can hand out (PID_MAX_LIMIT on 64-bit): %p never expands to more digits. */
 #define PID_MAX_LIMIT 4194304L
@@ -327,6 +328,18 @@ static const char *load_jitter(struct pyi_config *cfg, const char *value)
 	return parse_bool(value, &cfg->jitter) ? BOOL_EXPECTED : NULL;
 }
 
+static const char *load_timer(struct pyi_config *cfg, const char *value)
+{
+	static const char *const names[] = {"auto", "perf", "tick"};
+	for (int i = 0; i < 3; i++) {
+		if (strcasecmp(value, names[i]) == 0) {
+			cfg->timer = i;
+			return NULL;
+		}
+	}
+	return "expected auto, perf or tick";
+}
+
 static const struct variable {
 	const char *name;
 	const char *(*load)(struct pyi_config *cfg, const char *value);
@@ -338,6 +351,7 @@ static const struct variable {
 	{ "PYINSTR_QUIET", load_quiet },
 	{ "PYINSTR_ENABLED", load_enabled },
 	{ "PYINSTR_JITTER", load_jitter },
+	{ "PYINSTR_TIMER", load_timer },
 };
 
 #define N_VARIABLES (sizeof(variables) / sizeof(variables[0]))
@@ -351,6 +365,7 @@ void pyi_config_defaults(struct pyi_config *cfg)
 	cfg->buffer_bytes = (size_t)8 << 20;
 	cfg->quiet = false;
 	cfg->enabled = true;
+	cfg->timer = PYI_TIMER_AUTO;
 }
 
 static const char *getenv_adapter(const char *name, void *ctx)

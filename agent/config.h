@@ -25,7 +25,12 @@ struct pyi_config {
 	bool jitter;                      /* PYINSTR_JITTER, default false: running threads
 					   * are signalled by the sampler at random times,
 					   * not by their CPU-time timers at the tick */
+	int timer;                        /* PYINSTR_TIMER, default PYI_TIMER_AUTO */
 };
+
+/* What signals a running thread: a perf task-clock event at random CPU times where the
+ * kernel allows one (auto, perf), or a POSIX CPU-time timer, at the scheduler tick (tick). */
+enum { PYI_TIMER_AUTO, PYI_TIMER_PERF, PYI_TIMER_TICK };
 
 #define PYI_CONFIG_DEFAULT_OUTPUT "pyinstr-%p.prof"
 

@@ -3,8 +3,8 @@
  *
  * This file is the signal-handler world. Code here may only:
  *   - call the loader's *_sigsafe functions, pyi_intern_code_sigsafe, the ring's *_sigsafe
- *     functions, the pyi_cpu_share_* arithmetic, clock_gettime, sigsetjmp/siglongjmp, and
- *     (through the loader) pthread_getspecific;
+ *     functions, the pyi_cpu_share_* arithmetic, clock_gettime, the gettid system call,
+ *     sigsetjmp/siglongjmp, and (through the loader) pthread_getspecific;
  *   - read the active session (published with release before any timer exists), write its
  *     atomics, and write the calling thread's own registry slot, scratch buffer and frame
  *     memo, only while holding the slot's busy flag (pyi_handler_observe_off_cpu runs the
@@ -27,6 +27,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -58,6 +59,11 @@ static uint64_t mono_now(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return pyi_timespec_ns(&ts);
+}
+
+static pid_t own_tid(void)
+{
+	return (pid_t)syscall(SYS_gettid);
 }
 
 /* Pushes one sample record of the stack in slot->scratch, or in `kept` when given; returns
@@ -142,6 +148,24 @@ static void credit_waking(struct pyi_session *s, struct pyi_thread_slot *slot, u
 		record_repeat(s, slot, now, off + waking, waking);
 	__atomic_store_n(&slot->mark_cpu, slot->mark_cpu + waking, __ATOMIC_RELAXED);
 	atomic_fetch_add_explicit(&s->counters.wake_cpu_ns, waking, memory_order_relaxed);
+}
+
+/* Whether the thread was in a system call when the signal came: it resumes just after the
+ * call's instruction (or at it, to restart the call). Reads the thread's code: only under the
+ * fault guard. */
+static int in_system_call(const void *uctx)
+{
+#if defined(__x86_64__)
+	const unsigned char *ip =
+		(const unsigned char *)((const ucontext_t *)uctx)->uc_mcontext.gregs[REG_RIP];
+	return (ip[-2] == 0x0f && ip[-1] == 0x05) || (ip[0] == 0x0f && ip[1] == 0x05);
+#elif defined(__aarch64__)
+	const uint32_t *pc = (const uint32_t *)((const ucontext_t *)uctx)->uc_mcontext.pc;
+	return pc[-1] == 0xd4000001u || pc[0] == 0xd4000001u; /* svc #0 */
+#else
+	(void)uctx;
+	return 0;
+#endif
 }
 
 /* A tick `since_wait` ns of CPU after the thread was seen waiting: evidence of how much of a
@@ -282,6 +306,36 @@ static void walk_faulted(struct pyi_session *s)
 	atomic_fetch_add_explicit(&s->counters.abandoned_fault, 1, memory_order_relaxed);
 }
 
+/* The slot a signal of ours is for: a slot's CPU-time timer or task-clock event, or the
+ * sampler's own signal to a contended thread. NULL for any other. */
+static struct pyi_thread_slot *slot_of_signal(struct pyi_session *s, const siginfo_t *info)
+{
+	if (info->si_code == POLL_IN && s->perf) {
+		/* An event's: only its number tells which. One let go (its slot cleared first)
+		 * or another thread's is not this one's. */
+		if (info->si_fd < 0 || info->si_fd >= PYI_PERF_FDS)
+			return NULL;
+		uint32_t at =
+			atomic_load_explicit(&s->perf_slot[info->si_fd], memory_order_relaxed);
+		if (!at || s->slots[at - 1].perf_fd != info->si_fd ||
+		    s->slots[at - 1].tid != own_tid())
+			return NULL;
+		return &s->slots[at - 1];
+	}
+	if (!(info->si_code == SI_TIMER || (info->si_code == SI_QUEUE && info->si_pid == s->pid)))
+		return NULL;
+	uint64_t value = (uint64_t)(uintptr_t)info->si_value.sival_ptr;
+	uint32_t index = (uint32_t)(value & 0xffff);
+	if ((value >> 48) != (s->tag & 0xffff) || index >= PYI_MAX_THREADS)
+		return NULL;
+	/* A signal from the timer of a slot's earlier registration (still queued when the slot
+	 * was let go) is not this thread's. */
+	if (atomic_load_explicit(&s->slots[index].serial, memory_order_relaxed) !=
+	    (uint32_t)(value >> 16))
+		return NULL;
+	return &s->slots[index];
+}
+
 static void on_sample_signal(int signo, siginfo_t *info, void *uctx)
 {
 	int saved_errno = errno;
@@ -291,29 +345,18 @@ static void on_sample_signal(int signo, siginfo_t *info, void *uctx)
 	volatile uint32_t flags = 0;
 	volatile int depth;
 	(void)signo;
-	(void)uctx;
 
 	/* seq_cst, both: a stop that cleared the session and then saw no handler running
 	 * cannot be followed by a handler that saw the session (pyi_handler_wait_idle). */
 	atomic_fetch_add(&handlers_running, 1);
 	s = atomic_load(&pyi_active_session);
 	guard_armed = 0;
-	/* Ours: a slot's CPU-time timer, or the sampler's own signal to a contended thread. */
-	if (!s || !(info->si_code == SI_TIMER ||
-		    (info->si_code == SI_QUEUE && info->si_pid == s->pid)))
+	if (!s || !(slot = slot_of_signal(s, info)))
 		goto out; /* not ours: a stray signal the program did not ask for */
-	uint64_t value = (uint64_t)(uintptr_t)info->si_value.sival_ptr;
-	uint32_t index = (uint32_t)(value & 0xffff);
-	if ((value >> 48) != (s->tag & 0xffff) || index >= PYI_MAX_THREADS)
-		goto out;
-	slot = &s->slots[index];
-	/* A signal from the timer of a slot's earlier registration (still queued when the slot
-	 * was let go) is not this thread's. */
-	if (atomic_load_explicit(&slot->serial, memory_order_relaxed) !=
-	    (uint32_t)(value >> 16))
-		goto out;
 	uint64_t entered = mono_now();
-	if (info->si_code == SI_TIMER) {
+	if (info->si_code == POLL_IN) {
+		atomic_fetch_add_explicit(&s->counters.timer_signals, 1, memory_order_relaxed);
+	} else if (info->si_code == SI_TIMER) {
 		atomic_fetch_add_explicit(&s->counters.timer_signals, 1, memory_order_relaxed);
 		count_expirations(slot, info);
 	} else {
@@ -339,6 +382,20 @@ static void on_sample_signal(int signo, siginfo_t *info, void *uctx)
 		goto done;
 	}
 	guard_armed = 1;
+	if (info->si_code == POLL_IN && slot->last_blocked && slot->has_stack &&
+	    in_system_call(uctx)) {
+		/* An event's sample in the system call that ended a wait the sampler saw: in
+		 * the waking, which the wait's credit already covers (a timer's tick almost
+		 * never lands there, and the credit is calibrated so). Counting it as well
+		 * would give the wait twice its waking, so it passes: the wait gets its time
+		 * and its credit, and the CPU still owed waits for the next sample. */
+		guard_armed = 0;
+		credit_waking(s, slot, entered, take_off_cpu(slot, entered, cpu_now), cpu_now,
+			      atomic_load_explicit(&s->wait_cpu_ns, memory_order_relaxed));
+		slot->last_blocked = 0;
+		atomic_fetch_add_explicit(&s->counters.waking_passes, 1, memory_order_relaxed);
+		goto done;
+	}
 	uint32_t walk_flags = 0;
 	depth = walk_and_intern(s, slot, 0, &walk_flags);
 	flags = walk_flags;

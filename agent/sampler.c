@@ -1,5 +1,8 @@
 /*
  * sampler: the agent's own thread. It keeps the registry of the program's threads and:
+ *   - gives each one a perf task-clock event where the kernel grants one (agent/perfclock.h:
+ *     its signals come at random points of the thread's CPU time, about once a tick, and
+ *     this thread draws its period again after every eight or so); otherwise
  *   - gives each one a CPU-time timer (timer_create on the thread's CPU clock, delivered to
  *     that thread). The kernel checks such timers at its scheduler tick on the CPU the
  *     thread runs on, so a thread is signalled only while it runs, with no wake-up of this
@@ -36,6 +39,7 @@
 #include <unistd.h>
 
 #include "agent/fdtable.h"
+#include "agent/perfclock.h"
 #include "agent/proclist.h"
 #include "agent/session.h"
 #include "common/format.h"
@@ -71,6 +75,10 @@
 /* A running thread whose handler has not run for this much CPU is counted as late: it
  * blocks the signal (or the timer is gone). */
 #define LATE_CPU_NS 100000000u
+/* A running thread's event gets a new period once it has used this many mean periods of CPU
+ * since the last: each costs the thread's CPU an interrupt, and forgets the CPU since its last
+ * sample, about 6% of its samples. */
+#define PERF_REDRAW_PERIODS 8
 /* The sampler's own waits measure what a wait costs a thread in CPU: only those that lasted
  * (a deadline already past returns at once) and cost less than this (an interrupt handled on
  * the way is not the wait's). */
@@ -97,10 +105,15 @@ static int is_agent_thread(const struct pyi_session *s, pid_t tid)
 	return tid == s->agent_tids[0] || tid == s->agent_tids[1];
 }
 
-static void drop_timer(struct pyi_thread_slot *slot)
+static void drop_timer(struct pyi_session *s, struct pyi_thread_slot *slot)
 {
-	if (slot->timer_state == PYI_TIMER_FAST || slot->timer_state == PYI_TIMER_SLOW)
+	if (slot->perf_fd >= 0) {
+		atomic_store_explicit(&s->perf_slot[slot->perf_fd], 0, memory_order_relaxed);
+		close(slot->perf_fd);
+		slot->perf_fd = -1;
+	} else if (slot->timer_state == PYI_TIMER_FAST || slot->timer_state == PYI_TIMER_SLOW) {
 		timer_delete(slot->timer);
+	}
 	slot->timer_state = PYI_TIMER_NONE;
 }
 
@@ -120,9 +133,20 @@ static void note_arming(struct pyi_thread_slot *slot, uint64_t period_ns)
 	atomic_store_explicit(&slot->arm_seq, seq + 2, memory_order_release);
 }
 
-static int set_timer_period(struct pyi_thread_slot *slot, uint64_t period_ns)
+/* Arms the thread's timer (or event) to signal it every period_ns of its CPU, or disarms it
+ * (0). An event's period is drawn around the mean, scaled as period_ns is to the interval. */
+static int set_timer_period(struct pyi_session *s, struct pyi_thread_slot *slot,
+			    uint64_t period_ns)
 {
 	struct itimerspec its;
+	if (slot->perf_fd >= 0) {
+		note_arming(slot, 0); /* the handler reads its clock */
+		if (!period_ns)
+			return pyi_perfclock_stop(slot->perf_fd);
+		return pyi_perfclock_start(slot->perf_fd,
+					   pyi_perfclock_draw(&s->perf_rng, s->perf_mean_ns) *
+						   (period_ns / s->cfg.interval_ns));
+	}
 	note_arming(slot, period_ns);
 	its.it_interval.tv_sec = (time_t)(period_ns / 1000000000u);
 	its.it_interval.tv_nsec = (long)(period_ns % 1000000000u);
@@ -130,11 +154,34 @@ static int set_timer_period(struct pyi_thread_slot *slot, uint64_t period_ns)
 	return timer_settime(slot->timer, 0, &its, NULL);
 }
 
+/* The thread's task-clock event; 0, or -1 when the kernel refused it (its timer then). */
+static int make_event(struct pyi_session *s, int index)
+{
+	struct pyi_thread_slot *slot = &s->slots[index];
+	int fd = pyi_perfclock_open(slot->tid, s->signo,
+				    pyi_perfclock_draw(&s->perf_rng, s->perf_mean_ns));
+	if (fd < 0)
+		return -1;
+	if (fd >= PYI_PERF_FDS) {
+		close(fd);
+		return -1;
+	}
+	slot->perf_fd = fd;
+	slot->perf_drawn_cpu = slot->seen_cpu;
+	atomic_store_explicit(&s->perf_slot[fd], (uint16_t)(index + 1), memory_order_relaxed);
+	slot->timer_state = PYI_TIMER_FAST;
+	if (set_timer_period(s, slot, slot->contended ? 0 : s->cfg.interval_ns) != 0)
+		drop_timer(s, slot);
+	return 0;
+}
+
 static void make_timer(struct pyi_session *s, int index)
 {
 	struct pyi_thread_slot *slot = &s->slots[index];
 	struct sigevent ev;
 
+	if (s->perf && make_event(s, index) == 0)
+		return;
 	memset(&ev, 0, sizeof(ev));
 	ev.sigev_notify = SIGEV_THREAD_ID;
 	ev.sigev_signo = s->signo;
@@ -153,8 +200,8 @@ static void make_timer(struct pyi_session *s, int index)
 	}
 	slot->timer_state = PYI_TIMER_FAST;
 	/* A contended thread (from before a pause) keeps its timer disarmed. */
-	if (set_timer_period(slot, slot->contended ? 0 : s->cfg.interval_ns) != 0)
-		drop_timer(slot);
+	if (set_timer_period(s, slot, slot->contended ? 0 : s->cfg.interval_ns) != 0)
+		drop_timer(s, slot);
 }
 
 static void release_slot(struct pyi_session *s, int index)
@@ -162,7 +209,7 @@ static void release_slot(struct pyi_session *s, int index)
 	struct pyi_thread_slot *slot = &s->slots[index];
 	/* The thread has exited, so no handler of it can hold the slot. */
 	pyi_handler_flush_cpu(s, index, 1);
-	drop_timer(slot);
+	drop_timer(s, slot);
 	pyi_slot_buffers_free(slot);
 	atomic_store_explicit(&slot->serial, 0, memory_order_relaxed);
 }
@@ -180,6 +227,7 @@ static int register_thread(struct pyi_session *s, pid_t tid, uint64_t now)
 		if (pyi_slot_buffers_alloc(slot, s->cfg.max_depth) != 0)
 			break;
 		slot->tid = tid;
+		slot->perf_fd = -1;
 		/* PYINSTR_JITTER: sampled by signals from here from the start. */
 		slot->contended = s->cfg.jitter;
 		slot->cpu_clock = thread_cpu_clock(tid);
@@ -273,7 +321,7 @@ static void note_running(struct pyi_session *s, struct pyi_thread_slot *slot, ui
 		 * must not be handed ours (a deleted timer's pending signal is dropped by
 		 * recent kernels). It is still read whenever it is off the CPU. */
 		slot->reported_late = 1;
-		drop_timer(slot);
+		drop_timer(s, slot);
 		slot->timer_state = PYI_TIMER_GIVEN_UP;
 		atomic_fetch_add_explicit(&s->counters.signals_late, 1, memory_order_relaxed);
 	}
@@ -295,11 +343,11 @@ static void adjust_native(struct pyi_session *s, struct pyi_thread_slot *slot)
 	if (slot->contended)
 		return;
 	if (slot->timer_state == PYI_TIMER_FAST && looks_native(s, slot)) {
-		if (set_timer_period(slot, s->cfg.interval_ns * NATIVE_SLOWDOWN) == 0)
+		if (set_timer_period(s, slot, s->cfg.interval_ns * NATIVE_SLOWDOWN) == 0)
 			slot->timer_state = PYI_TIMER_SLOW;
 	} else if (slot->timer_state == PYI_TIMER_SLOW && streak == 0) {
 		/* a probe found a thread state after all */
-		if (set_timer_period(slot, s->cfg.interval_ns) == 0)
+		if (set_timer_period(s, slot, s->cfg.interval_ns) == 0)
 			slot->timer_state = PYI_TIMER_FAST;
 	}
 }
@@ -426,7 +474,7 @@ static void check_signal_mask(struct pyi_session *s, struct pyi_thread_slot *slo
 			slot->blocks_ours = 1;
 			if (slot->timer_state == PYI_TIMER_FAST ||
 			    slot->timer_state == PYI_TIMER_SLOW)
-				drop_timer(slot);
+				drop_timer(s, slot);
 		}
 		/* Counted once it ran with the signal blocked across two checks: a thread
 		 * being created has every signal blocked for a moment. */
@@ -456,6 +504,9 @@ static int check_contention(struct pyi_session *s, struct pyi_thread_slot *slot,
 	/* PYINSTR_JITTER: every thread is sampled so already, and the looks keep their short
 	 * period while any thread runs (look_at_thread). */
 	if (s->cfg.jitter)
+		return 0;
+	/* An event's signals do not come at the tick: nothing to keep step with. */
+	if (slot->perf_fd >= 0)
 		return 0;
 	uint64_t round_cpu = slot->round_cpu, round_at = slot->round_at;
 	slot->round_cpu = slot->seen_cpu;
@@ -487,7 +538,7 @@ static int check_contention(struct pyi_session *s, struct pyi_thread_slot *slot,
 		if (!preempted)
 			share = 0;
 		if (!slot->contended && share > CONTENDED_ABOVE) {
-			if (set_timer_period(slot, 0) == 0) {
+			if (set_timer_period(s, slot, 0) == 0) {
 				slot->contended = 1;
 				slot->calm_checks = 0;
 				atomic_fetch_add_explicit(&s->counters.contended, 1,
@@ -496,7 +547,7 @@ static int check_contention(struct pyi_session *s, struct pyi_thread_slot *slot,
 		} else if (slot->contended) {
 			slot->calm_checks = share < UNCONTENDED_BELOW ? slot->calm_checks + 1 : 0;
 			if (slot->calm_checks >= UNCONTENDED_CHECKS &&
-			    set_timer_period(slot, s->cfg.interval_ns) == 0)
+			    set_timer_period(s, slot, s->cfg.interval_ns) == 0)
 				slot->contended = 0;
 		}
 	}
@@ -535,6 +586,18 @@ static int look_at_thread(struct pyi_session *s, int index, int last)
 	if (ran && (again.tv_sec != ts.tv_sec || again.tv_nsec != ts.tv_nsec)) {
 		slot->seen_cpu = pyi_timespec_ns(&again);
 		note_running(s, slot, slot->seen_cpu);
+		/* A new period now and then, so that each sample's point in any round of the
+		 * program's is random, however the rounds and the periods compare. Setting it
+		 * starts the count again (the CPU since the last sample is forgotten), so not
+		 * often: looks that came more often than samples would put them all at the
+		 * start of the thread's bursts of work. */
+		if (slot->perf_fd >= 0 && slot->timer_state == PYI_TIMER_FAST && !last &&
+		    !slot->contended &&
+		    slot->seen_cpu - slot->perf_drawn_cpu >= PERF_REDRAW_PERIODS * s->perf_mean_ns) {
+			pyi_perfclock_set_period(slot->perf_fd,
+						 pyi_perfclock_draw(&s->perf_rng, s->perf_mean_ns));
+			slot->perf_drawn_cpu = slot->seen_cpu;
+		}
 		slot->was_running = 1;
 		/* One signal at a time: a thread that blocks it must not pile them up. A native
 		 * thread, like its timer, gets one look's signal in NATIVE_SLOWDOWN. */
@@ -621,7 +684,36 @@ static void note_wait_cost(struct pyi_session *s, uint64_t cpu_before, uint64_t 
 static void drop_all_timers(struct pyi_session *s)
 {
 	for (int i = 0; i < s->slots_hi; i++)
-		drop_timer(&s->slots[i]);
+		drop_timer(s, &s->slots[i]);
+}
+
+/*
+ * Whether threads get perf task-clock events (PYINSTR_TIMER auto or perf): only in a
+ * descriptor table of this thread's own, and where the kernel grants one (tried on this
+ * thread). PYINSTR_JITTER's signals come from here instead.
+ */
+static int choose_perf(struct pyi_session *s, int private_table)
+{
+	const char *why = NULL;
+	char line[240];
+	if (s->cfg.timer == PYI_TIMER_TICK || s->cfg.jitter)
+		return 0;
+	int fd = private_table ? pyi_perfclock_open((pid_t)syscall(SYS_gettid), s->signo,
+						    s->perf_mean_ns)
+			       : -EBADF;
+	if (fd >= 0) {
+		close(fd);
+		return 1;
+	}
+	if (s->cfg.timer != PYI_TIMER_PERF)
+		return 0;
+	why = fd == -EBADF ? "the kernel refused this thread a descriptor table of its own"
+			   : strerror(-fd);
+	snprintf(line, sizeof(line),
+		 "pyinstr: PYINSTR_TIMER=perf: no perf task-clock event (%s); sampling at the "
+		 "scheduler tick instead\n", why);
+	pyi_fdtable_say(private_table, line);
+	return 0;
 }
 
 void *pyi_sampler_main(void *arg)
@@ -638,6 +730,15 @@ void *pyi_sampler_main(void *arg)
 	int first = 1, any_contended = 0;
 
 	s->agent_tids[0] = (pid_t)syscall(SYS_gettid);
+	struct timespec tick;
+	/* An event signals as often as a CPU-time timer does: once an interval, but at most
+	 * once a tick (the coarse clock's resolution), which keeps its interrupts, each tens of
+	 * microseconds on a virtual machine, to the tick's number. */
+	s->perf_mean_ns = clock_getres(CLOCK_MONOTONIC_COARSE, &tick) == 0 &&
+					  pyi_timespec_ns(&tick) > interval
+				  ? pyi_timespec_ns(&tick)
+				  : interval;
+	s->perf_rng = (uint64_t)s->start_mono_ns * 2654435761u | 1;
 	/* The /proc files read here are opened where the program's closes cannot reach. */
 	int private_table = pyi_fdtable_go_private(-1) == 0;
 	/* Shorter stretches are credited to the stack that follows them, which is mostly where
@@ -701,6 +802,7 @@ void *pyi_sampler_main(void *arg)
 				break;
 			}
 			s->handlers_installed = 1;
+			s->perf = choose_perf(s, private_table);
 			atomic_store(&s->signo_chosen, s->signo);
 		}
 		if (!pyi_handler_still_ours(s)) {

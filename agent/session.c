@@ -70,6 +70,8 @@ static int prepare_buffers(const struct pyi_config *cfg)
 		pyi_ring_release(&ring);
 		return -ENOMEM;
 	}
+	for (int i = 0; i < PYI_MAX_THREADS; i++)
+		slots[i].perf_fd = -1; /* no event */
 	buffers_ready = 1;
 	return 0;
 }
@@ -303,7 +305,10 @@ void pyi_session_abandon_in_child(struct pyi_session *s)
 		atomic_store(&s->slots[i].serial, 0);
 		atomic_store(&s->slots[i].busy, 0);
 		s->slots[i].timer_state = PYI_TIMER_NONE; /* timers are not inherited */
+		s->slots[i].perf_fd = -1; /* nor the sampler's descriptors, events included */
 	}
+	s->perf = 0;
+	memset(s->perf_slot, 0, sizeof(s->perf_slot));
 	if (s->handlers_installed)
 		pyi_handler_uninstall(s);
 	s->handlers_installed = 0;

@@ -28,6 +28,9 @@
 #include "loader/loader.h"
 
 #define PYI_MAX_THREADS 4096
+/* Descriptor numbers an event may have in the sampler's table: a thread's event each, and a
+ * few files it reads. */
+#define PYI_PERF_FDS (PYI_MAX_THREADS + 64)
 
 /*
  * One sampled OS thread. Fields are the sampler's unless marked otherwise. The "marks" and
@@ -41,6 +44,9 @@ struct pyi_thread_slot {
 	clockid_t cpu_clock;
 	timer_t timer;           /* CPU-time timer that signals the thread while it runs */
 	int timer_state;         /* PYI_TIMER_* */
+	int perf_fd;             /* its task-clock event in place of the timer (perfclock.h), or
+				  * -1; a number in the sampler's own descriptor table */
+	uint64_t perf_drawn_cpu; /* its CPU clock when its event's period was last drawn */
 	uint64_t seen_cpu;       /* the thread's CPU clock at the sampler's last look */
 	uint64_t late_cpu;       /* CPU clock when mark_cpu was last seen to move */
 	uint64_t late_mark;      /* mark_cpu as last seen */
@@ -130,6 +136,7 @@ struct pyi_counters {
 	_Atomic uint64_t handler_ns;   /* time spent in the signal handler, summed */
 	_Atomic uint64_t signals_late; /* threads found running with our signal blocked */
 	_Atomic uint64_t busy_skips;   /* a sample skipped: the thread's slot was being read */
+	_Atomic uint64_t waking_passes; /* an event's sample let pass: in a seen wait's waking */
 	_Atomic uint64_t signals_sent; /* signals the sampler sent to contended threads */
 	_Atomic uint64_t contended;    /* times a thread was found waiting for a CPU often */
 	_Atomic uint64_t threads_unsampled; /* threads found with no free slot (or no memory) */
@@ -147,6 +154,13 @@ struct pyi_session {
 	int fork_child;              /* opened lazily, never clobbers */
 	pid_t fork_of;
 	int signo;                   /* the sampling signal */
+	/* Threads are signalled by perf task-clock events (agent/perfclock.h), at random CPU
+	 * times averaging perf_mean_ns apart; perf_slot[fd] is the slot (index + 1) of the
+	 * event at that number, written by the sampler before the event is enabled. */
+	int perf;
+	uint64_t perf_mean_ns;
+	uint64_t perf_rng;           /* sampler: draws the events' periods */
+	_Atomic uint16_t perf_slot[PYI_PERF_FDS];
 	uint32_t tag;                /* in si_value's high bits: tells our signals apart */
 	uint64_t start_mono_ns;
 	uint64_t start_real_ns;

@@ -4,10 +4,10 @@
  *
  * A thread that blocks every signal keeps ours pending until it unblocks it, and a wait for
  * "every signal" would take it. The sampler drops the timer or event of a thread it sees
- * blocking ours, and the kernel drops a deleted timer's pending signal, but a perf event's
- * signals stay queued, and older kernels keep a timer's too. So while
- * our handler holds the signal, it is taken out of the set these functions are given: the
- * program waits for exactly the signals it waits for now, less one it never sent or
+ * blocking ours, and the kernel drops a deleted timer's pending signal, but a task-clock
+ * event's signals stay queued (agent/perfclock.h), and older kernels keep a timer's too. So
+ * while our handler holds the signal, it is taken out of the set these functions are given:
+ * the program waits for exactly the signals it waits for now, less one it never sent or
  * handled. Interposed by LD_PRELOAD (agent/exports.map); each calls libc's own.
  */
 #include <dlfcn.h>

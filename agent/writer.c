@@ -517,6 +517,7 @@ static void add_counters(struct pyi_session *s)
 		{"no_thread_state", load(&c->no_tstate)},
 		{"timer_failures", load(&c->timer_failures)},
 		{"busy_skips", load(&c->busy_skips)},
+		{"waking_passes", load(&c->waking_passes)},
 		{"signals_sent", load(&c->signals_sent)},
 		{"contended", load(&c->contended)},
 		{"wake_cpu_ns", load(&c->wake_cpu_ns)},
@@ -620,6 +621,8 @@ void *pyi_writer_main(void *arg)
 		if (!w.signal_noted && atomic_load(&s->signo_chosen) > 0) {
 			/* The signal is chosen only once the interpreter is initialised. */
 			add_info_number("signal", (unsigned long long)atomic_load(&s->signo_chosen));
+			/* What signalled running threads (set before the signal was published). */
+			add_info_text("timer", s->perf ? "perf" : "tick");
 			w.signal_noted = 1;
 		}
 		drain(s, 0);

@@ -718,6 +718,12 @@ static void put_header(struct text *x, size_t i)
 		fputs("   Interval: ", x->out);
 		put_duration(x->out, interval);
 	}
+	/* What signalled running threads: perf events (random CPU times) or the tick. */
+	const struct pyi_kv *timer = pyi_model_info(m, i, "timer");
+	if (timer) {
+		fputs("   Timer: ", x->out);
+		pyi_esc_text(x->out, timer->value, timer->value_len);
+	}
 	size_t nthreads = 0;
 	for (size_t t = 0; t < m->nthreads; t++)
 		if (m->threads[t].file == i && m->threads[t].total.samples)

@@ -337,6 +337,29 @@ START_TEST(config_jitter_accepts_yes_no_words_in_any_case)
 }
 END_TEST
 
+START_TEST(config_timer_accepts_its_three_names_in_any_case)
+{
+	static const struct {
+		const char *text;
+		int timer;
+	} good[] = { { "auto", PYI_TIMER_AUTO }, { "perf", PYI_TIMER_PERF },
+		     { "tick", PYI_TIMER_TICK }, { "TICK", PYI_TIMER_TICK },
+		     { "Perf", PYI_TIMER_PERF }, { "AUTO", PYI_TIMER_AUTO } };
+	static const char *const bad[] = { "", "ticks", "perf ", " tick", "1", "cpu", "hrtimer",
+					   "autoo", "per" };
+	struct pyi_config cfg;
+
+	pyi_config_defaults(&cfg);
+	ck_assert_int_eq(cfg.timer, PYI_TIMER_AUTO);
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		expect_accepted("PYINSTR_TIMER", good[i].text, &cfg);
+		ck_assert_int_eq(cfg.timer, good[i].timer);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		expect_refused("PYINSTR_TIMER", bad[i], NULL, "expected auto, perf or tick");
+}
+END_TEST
+
 START_TEST(config_reports_each_bad_variable_once_and_applies_the_good_ones)
 {
 	struct env e;
@@ -494,7 +517,7 @@ START_TEST(config_names_misspelt_variables)
 	struct env e;
 	const char *known = " is not a pyinstr variable (known: PYINSTR_OUTPUT, PYINSTR_INTERVAL, "
 			    "PYINSTR_MAX_DEPTH, PYINSTR_BUFFER, PYINSTR_QUIET, PYINSTR_ENABLED, "
-			    "PYINSTR_JITTER)";
+			    "PYINSTR_JITTER, PYINSTR_TIMER)";
 	char want[512];
 
 	memset(&e, 0, sizeof(e));
@@ -527,7 +550,8 @@ START_TEST(config_known_variables_are_not_reported_as_unknown)
 {
 	char *envp[] = { "PYINSTR_OUTPUT=a",   "PYINSTR_INTERVAL=1ms", "PYINSTR_MAX_DEPTH=5",
 			 "PYINSTR_BUFFER=8M",  "PYINSTR_QUIET=1",      "PYINSTR_ENABLED=0",
-			 "PYINSTR_JITTER=yes", "PYINSTR_OUTPUT=",      NULL };
+			 "PYINSTR_JITTER=yes", "PYINSTR_OUTPUT=",      "PYINSTR_TIMER=tick",
+			 NULL };
 	struct env e;
 
 	memset(&e, 0, sizeof(e));
@@ -555,6 +579,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, config_quiet_accepts_yes_no_words_in_any_case);
 	tcase_add_test(tc, config_enabled_accepts_yes_no_words_in_any_case);
 	tcase_add_test(tc, config_jitter_accepts_yes_no_words_in_any_case);
+	tcase_add_test(tc, config_timer_accepts_its_three_names_in_any_case);
 	tcase_add_test(tc, config_reports_each_bad_variable_once_and_applies_the_good_ones);
 	tcase_add_test(tc, config_message_shows_control_bytes_escaped_on_one_line);
 	tcase_add_test(tc, config_message_cuts_a_long_value);
