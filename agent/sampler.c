@@ -72,9 +72,12 @@
 /* A thread that used less than 1/LITTLE_CPU_INV of the time since the last round of checks
  * in CPU is not checked for contention. */
 #define LITTLE_CPU_INV 50
-/* A running thread whose handler has not run for this much CPU is counted as late: it
- * blocks the signal (or the timer is gone). */
+/* A running thread whose handler has not run for this much CPU, or for LATE_PERIODS of its
+ * timer's or event's (mean) periods if that is more, is counted as late: it blocks the signal
+ * (or the timer is gone). Without the second, PYINSTR_INTERVAL=500ms gave up every running
+ * thread's timer before its first signal, and the profile had no CPU at all. */
 #define LATE_CPU_NS 100000000u
+#define LATE_PERIODS 4
 /* A running thread's event gets a new period once it has used this many mean periods of CPU
  * since the last: each costs the thread's CPU an interrupt, and forgets the CPU since its last
  * sample, about 6% of its samples. */
@@ -306,6 +309,12 @@ static int rescan(struct pyi_session *s, struct rescan_state *st, uint64_t now)
 	return st->found_new;
 }
 
+static uint64_t late_after_ns(const struct pyi_session *s)
+{
+	uint64_t period = s->perf ? s->perf_mean_ns : s->cfg.interval_ns;
+	return LATE_PERIODS * period > LATE_CPU_NS ? LATE_PERIODS * period : LATE_CPU_NS;
+}
+
 /* A thread on the CPU: its timer does the sampling. Counts one whose handler stopped
  * running (it blocks our signal), and slows down the timer of a native thread. */
 static void note_running(struct pyi_session *s, struct pyi_thread_slot *slot, uint64_t cpu)
@@ -316,7 +325,7 @@ static void note_running(struct pyi_session *s, struct pyi_thread_slot *slot, ui
 		slot->late_cpu = cpu;
 		slot->reported_late = 0;
 	} else if (!slot->reported_late && slot->timer_state == PYI_TIMER_FAST &&
-		   !slot->contended && cpu - slot->late_cpu > LATE_CPU_NS) {
+		   !slot->contended && cpu - slot->late_cpu > late_after_ns(s)) {
 		/* Its timer goes: a thread that blocks signals and takes them with sigwait()
 		 * must not be handed ours (a deleted timer's pending signal is dropped by
 		 * recent kernels). It is still read whenever it is off the CPU. */
@@ -794,8 +803,12 @@ void *pyi_sampler_main(void *arg)
 			/* Handlers go in only once the interpreter is initialised: CPython reads
 			 * every signal's disposition at start-up, and signal.getsignal() must
 			 * keep answering what it would without the agent. Timers come after. */
-			if (!pyi_loader_runtime_live_sigsafe(s->py))
+			if (!pyi_loader_runtime_live_sigsafe(s->py)) {
+				/* Look again soon, not a whole long interval later: at 1s, a
+				 * program of 3 s went unsampled. */
+				period = shortest < RESCAN_NS ? shortest : RESCAN_NS;
 				continue;
+			}
 			int rc = pyi_handler_install(s);
 			if (rc) {
 				say_install_failed(rc, private_table);
