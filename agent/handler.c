@@ -226,7 +226,8 @@ static uint64_t own_cpu_clock(void)
 	return pyi_timespec_ns(&ts);
 }
 
-/* Counts a timer signal's expirations against the arming they belong to. */
+/* Counts a timer's or event's signal against the arming it belongs to: a timer's carries
+ * the expirations it passed in si_overrun; an event signals each overflow. */
 static void count_expirations(struct pyi_thread_slot *slot, const siginfo_t *info)
 {
 	uint32_t seq = atomic_load_explicit(&slot->arm_seq, memory_order_acquire);
@@ -234,7 +235,9 @@ static void count_expirations(struct pyi_thread_slot *slot, const siginfo_t *inf
 		slot->counted_seq = seq;
 		slot->expired = 0;
 	}
-	slot->expired += 1 + (uint64_t)(info->si_overrun > 0 ? info->si_overrun : 0);
+	slot->expired += 1 + (uint64_t)(info->si_code == SI_TIMER && info->si_overrun > 0
+						  ? info->si_overrun
+						  : 0);
 }
 
 /* The value our timers carry in si_value: which session, which slot, which registration. */
@@ -307,8 +310,9 @@ static void walk_faulted(struct pyi_session *s)
 }
 
 /* The slot a signal of ours is for: a slot's CPU-time timer or task-clock event, or the
- * sampler's own signal to a contended thread. NULL for any other. */
-static struct pyi_thread_slot *slot_of_signal(struct pyi_session *s, const siginfo_t *info)
+ * sampler's own signal to a contended thread. NULL for any other. (Not inlined: the caller's
+ * slot, live across its sigsetjmp, must have one assignment gcc can see.) */
+static __attribute__((noinline)) struct pyi_thread_slot *slot_of_signal(struct pyi_session *s, const siginfo_t *info)
 {
 	if (info->si_code == POLL_IN && s->perf) {
 		/* An event's: only its number tells which. One let go (its slot cleared first)
@@ -317,8 +321,11 @@ static struct pyi_thread_slot *slot_of_signal(struct pyi_session *s, const sigin
 			return NULL;
 		uint32_t at =
 			atomic_load_explicit(&s->perf_slot[info->si_fd], memory_order_relaxed);
+		/* The thread's pthread_t, once a walk learnt it, spares a system call. */
 		if (!at || s->slots[at - 1].perf_fd != info->si_fd ||
-		    s->slots[at - 1].tid != own_tid())
+		    (s->slots[at - 1].pthread
+			     ? s->slots[at - 1].pthread != (uintptr_t)pthread_self()
+			     : s->slots[at - 1].tid != own_tid()))
 			return NULL;
 		return &s->slots[at - 1];
 	}
@@ -354,9 +361,7 @@ static void on_sample_signal(int signo, siginfo_t *info, void *uctx)
 	if (!s || !(slot = slot_of_signal(s, info)))
 		goto out; /* not ours: a stray signal the program did not ask for */
 	uint64_t entered = mono_now();
-	if (info->si_code == POLL_IN) {
-		atomic_fetch_add_explicit(&s->counters.timer_signals, 1, memory_order_relaxed);
-	} else if (info->si_code == SI_TIMER) {
+	if (info->si_code == SI_TIMER || info->si_code == POLL_IN) {
 		atomic_fetch_add_explicit(&s->counters.timer_signals, 1, memory_order_relaxed);
 		count_expirations(slot, info);
 	} else {
@@ -371,7 +376,7 @@ static void on_sample_signal(int signo, siginfo_t *info, void *uctx)
 	/* A thread the sampler saw off the CPU since its last sample needs its exact clock: the
 	 * span is split between the stack it waited in and the one it runs now. (volatile:
 	 * both are live across sigsetjmp) */
-	volatile uint64_t estimate = info->si_code == SI_TIMER &&
+	volatile uint64_t estimate = (info->si_code == SI_TIMER || info->si_code == POLL_IN) &&
 					  !(slot->last_blocked && slot->has_stack)
 				  ? cpu_from_expirations(slot, entered)
 				  : 0;

@@ -143,12 +143,14 @@ static int set_timer_period(struct pyi_session *s, struct pyi_thread_slot *slot,
 {
 	struct itimerspec its;
 	if (slot->perf_fd >= 0) {
-		note_arming(slot, 0); /* the handler reads its clock */
-		if (!period_ns)
+		if (!period_ns) {
+			note_arming(slot, 0);
 			return pyi_perfclock_stop(slot->perf_fd);
-		return pyi_perfclock_start(slot->perf_fd,
-					   pyi_perfclock_draw(&s->perf_rng, s->perf_mean_ns) *
-						   (period_ns / s->cfg.interval_ns));
+		}
+		uint64_t drawn = pyi_perfclock_draw(&s->perf_rng, s->perf_mean_ns) *
+				 (period_ns / s->cfg.interval_ns);
+		note_arming(slot, drawn);
+		return pyi_perfclock_start(slot->perf_fd, drawn);
 	}
 	note_arming(slot, period_ns);
 	its.it_interval.tv_sec = (time_t)(period_ns / 1000000000u);
@@ -603,8 +605,9 @@ static int look_at_thread(struct pyi_session *s, int index, int last)
 		if (slot->perf_fd >= 0 && slot->timer_state == PYI_TIMER_FAST && !last &&
 		    !slot->contended &&
 		    slot->seen_cpu - slot->perf_drawn_cpu >= PERF_REDRAW_PERIODS * s->perf_mean_ns) {
-			pyi_perfclock_set_period(slot->perf_fd,
-						 pyi_perfclock_draw(&s->perf_rng, s->perf_mean_ns));
+			uint64_t drawn = pyi_perfclock_draw(&s->perf_rng, s->perf_mean_ns);
+			note_arming(slot, drawn);
+			pyi_perfclock_set_period(slot->perf_fd, drawn);
 			slot->perf_drawn_cpu = slot->seen_cpu;
 		}
 		slot->was_running = 1;
