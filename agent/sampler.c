@@ -1,7 +1,7 @@
 /*
  * sampler: the agent's own thread. It keeps the registry of the program's threads and:
  *   - gives each one a perf task-clock event where the kernel grants one (agent/perfclock.h:
- *     its signals come at random points of the thread's CPU time, about once a tick, and
+ *     its signals come at random points of the thread's CPU time, about every two ticks, and
  *     this thread draws its period again after every eight or so); otherwise
  *   - gives each one a CPU-time timer (timer_create on the thread's CPU clock, delivered to
  *     that thread). The kernel checks such timers at its scheduler tick on the CPU the
@@ -78,6 +78,11 @@
  * thread's timer before its first signal, and the profile had no CPU at all. */
 #define LATE_CPU_NS 100000000u
 #define LATE_PERIODS 4
+/* The shortest mean period of an event, in ticks. Each of its signals is an interrupt of its
+ * own, which costs the thread 40-70 us on this project's VM where a timer's, at the tick, costs
+ * next to nothing: at one a tick (250 a second) they cost deep300 1.4-2.5% of its time more
+ * than the timers, at one every two ticks 0.9% (docs/PERFORMANCE.md, twelfth run). */
+#define PERF_TICKS 2
 /* A running thread's event gets a new period once it has used this many mean periods of CPU
  * since the last: each costs the thread's CPU an interrupt, and forgets the CPU since its last
  * sample, about 6% of its samples. */
@@ -742,14 +747,13 @@ void *pyi_sampler_main(void *arg)
 	int first = 1, any_contended = 0;
 
 	s->agent_tids[0] = (pid_t)syscall(SYS_gettid);
+	/* An event signals once an interval, but at most once every PERF_TICKS ticks (the
+	 * coarse clock's resolution) on average. */
 	struct timespec tick;
-	/* An event signals as often as a CPU-time timer does: once an interval, but at most
-	 * once a tick (the coarse clock's resolution), which keeps its interrupts, each tens of
-	 * microseconds on a virtual machine, to the tick's number. */
-	s->perf_mean_ns = clock_getres(CLOCK_MONOTONIC_COARSE, &tick) == 0 &&
-					  pyi_timespec_ns(&tick) > interval
-				  ? pyi_timespec_ns(&tick)
-				  : interval;
+	uint64_t tick_ns = clock_getres(CLOCK_MONOTONIC_COARSE, &tick) == 0
+				   ? pyi_timespec_ns(&tick)
+				   : 4000000u;
+	s->perf_mean_ns = PERF_TICKS * tick_ns > interval ? PERF_TICKS * tick_ns : interval;
 	s->perf_rng = (uint64_t)s->start_mono_ns * 2654435761u | 1;
 	/* The /proc files read here are opened where the program's closes cannot reach. */
 	int private_table = pyi_fdtable_go_private(-1) == 0;

@@ -4,16 +4,17 @@ auto (the default) and perf give each thread a perf task-clock event where the k
 one: its samples come at random points of the thread's CPU time, so work that keeps step
 with the clock (ticklocked.py spends the first of every 4 ms in first_quarter) is attributed
 within 3 points of the time it took, where the tick's samples read first_quarter 0% against
-24.4% on this project's VM. tick gives the CPU-time timers, signalled at the scheduler tick.
-The profile says which it got (INFO timer). Where the kernel refuses perf events (as for an
-unprivileged user under perf_event_paranoid 2 or more, tried here when the test runs as root),
-auto samples at the tick without a word, and perf says so in one line on stderr and samples
-at the tick too; the program prints the same either way. Up to three attempts for the
-accuracy (a machine busy with other work), as test_jitter has."""
+24.4% on this project's VM. Runs of 4 s: an event's mean period is the interval, but at least
+two ticks (about 500 samples then at 250 Hz), and up to three attempts (a machine busy with
+other work), as test_jitter has. tick gives the CPU-time timers, signalled at the scheduler
+tick. The profile says which it got (INFO timer). Where the kernel refuses perf events (as
+for an unprivileged user under perf_event_paranoid 2 or more, tried here when the test runs
+as root), auto samples at the tick without a word, and perf says so in one line on stderr
+and samples at the tick too; the program prints the same either way."""
 # pyitest: exclusive
 import os
 import shutil
-import subprocess
+import time
 
 import pyitest
 
@@ -23,11 +24,12 @@ NAMES = ["first_quarter", "the_rest"]
 REFUSED = "pyinstr: PYINSTR_TIMER=perf: no perf task-clock event"
 
 
-def run_ticklocked(t, name, python=None, env_extra=None, prefix=None, outdir=None, **agent):
+def run_ticklocked(t, name, seconds="1.0", python=None, env_extra=None, prefix=None, outdir=None,
+                   **agent):
     out = outdir or t.subdir(name)
     env = t.env(outdir=out, PYINSTR_QUIET=1, **agent)
     env.update(env_extra or {})
-    r = t.run((prefix or []) + [python or t.python, "-S", t.workload("ticklocked.py"), "2.0"],
+    r = t.run((prefix or []) + [python or t.python, "-S", t.workload("ticklocked.py"), seconds],
               env=env)
     t.check(r.returncode == 0, "%s: the workload runs" % name, "exit status 0",
             "%s, stderr %r" % (r.returncode, r.err))
@@ -50,7 +52,7 @@ def check_events(t, seen):
     """The default's samples come from the events, at random points: within the tolerance in
     one of ATTEMPTS runs."""
     for n in range(1, ATTEMPTS + 1):
-        r, prof = run_ticklocked(t, "auto-%d" % n)
+        r, prof = run_ticklocked(t, "auto-%d" % n, seconds="4.0")
         p = pyitest.read_profile(prof)
         t.check(p.info.get("timer") == "perf", "auto keeps to perf events once it had them",
                 "INFO timer perf", p.describe())
@@ -67,6 +69,35 @@ def check_events(t, seen):
     t.fail("with perf events, both functions get their share of all samples within %.0f "
            "points of the truth, in one of %d runs" % (TOLERANCE, ATTEMPTS),
            "first_quarter about 25%, the_rest about 75%, +- 3", summary)
+
+
+def tick_ns():
+    """The kernel's tick, as the agent reads it: CLOCK_MONOTONIC_COARSE's resolution."""
+    CLOCK_MONOTONIC_COARSE = 6
+    return int(round(time.clock_getres(CLOCK_MONOTONIC_COARSE) * 1e9))
+
+
+def check_event_rate(t, seen):
+    """An event's mean period is the interval, but at least two ticks: at the default 1ms,
+    one sample every two ticks; at 40ms, one every 40 ms. Periods are drawn from half to one
+    and a half of the mean, and drawn again every eight, so a second of CPU holds only a few
+    draws: within 40% of the mean rate."""
+    rates = {}
+    for interval, mean_ns in (("1ms", max(1000000, 2 * tick_ns())), ("40ms", 40000000)):
+        d = t.subdir("rate-" + interval)
+        t.run_py("hello.py", "1.0", env=t.env(outdir=d, PYINSTR_QUIET=1,
+                                              PYINSTR_INTERVAL=interval))
+        p = pyitest.read_profile(t.only_profile(d))
+        n = p.counters.get("timer_signals", 0)
+        rate = n / (p.cpu_ns / 1e9) if p.cpu_ns else 0.0
+        want = 1e9 / mean_ns
+        t.check(p.info.get("timer") == "perf" and 0.6 * want <= rate <= 1.4 * want,
+                "PYINSTR_INTERVAL=%s: events signal about every %.1f ms of CPU"
+                % (interval, mean_ns / 1e6),
+                "%.0f..%.0f samples per CPU second" % (0.6 * want, 1.4 * want),
+                "%.0f (%d in %.3f s of CPU; %s)" % (rate, n, p.cpu_ns / 1e9, p.describe()))
+        rates[interval] = round(rate)
+    seen.append("events per CPU second: %s" % rates)
 
 
 def check_tick(t, seen):
@@ -154,6 +185,7 @@ def main():
     granted = pyitest.read_profile(prof).info.get("timer") == "perf"
     if granted:
         check_events(t, seen)
+        check_event_rate(t, seen)
     else:
         r, prof = run_ticklocked(t, "perf-refused", PYINSTR_TIMER="perf")
         check_refused(t, r, prof, "here")
