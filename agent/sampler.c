@@ -2,7 +2,7 @@
  * sampler: the agent's own thread. It keeps the registry of the program's threads and:
  *   - gives each one a perf task-clock event where the kernel grants one (agent/perfclock.h:
  *     its signals come at random points of the thread's CPU time, about every two ticks, and
- *     this thread draws its period again after every eight or so); otherwise
+ *     this thread draws its period again after every two or so); otherwise
  *   - gives each one a CPU-time timer (timer_create on the thread's CPU clock, delivered to
  *     that thread). The kernel checks such timers at its scheduler tick on the CPU the
  *     thread runs on, so a thread is signalled only while it runs, with no wake-up of this
@@ -84,9 +84,12 @@
  * than the timers, at one every two ticks 0.9% (docs/PERFORMANCE.md, twelfth run). */
 #define PERF_TICKS 2
 /* A running thread's event gets a new period once it has used this many mean periods of CPU
- * since the last: each costs the thread's CPU an interrupt, and forgets the CPU since its last
- * sample, about 6% of its samples. */
-#define PERF_REDRAW_PERIODS 8
+ * since the last. Between draws its samples keep one step, and a step near a whole number of
+ * the program's rounds puts them all at one point of the round: Debian 3.11's fib read 0.2 to
+ * 3.8 points off in single 12-second runs with a draw every eight, 0.0 to 1.6 with one every
+ * two. Each draw costs the thread's CPU an interrupt (none that side-by-side runs could see)
+ * and forgets the CPU since its last sample. */
+#define PERF_REDRAW_PERIODS 2
 /* The sampler's own waits measure what a wait costs a thread in CPU: only those that lasted
  * (a deadline already past returns at once) and cost less than this (an interrupt handled on
  * the way is not the wait's). */

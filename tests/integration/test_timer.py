@@ -80,7 +80,7 @@ def tick_ns():
 def check_event_rate(t, seen):
     """An event's mean period is the interval, but at least two ticks: at the default 1ms,
     one sample every two ticks; at 40ms, one every 40 ms. Periods are drawn from half to one
-    and a half of the mean, and drawn again every eight, so a second of CPU holds only a few
+    and a half of the mean, and drawn again every two, so a second of CPU holds a few dozen
     draws: within 40% of the mean rate."""
     rates = {}
     for interval, mean_ns in (("1ms", max(1000000, 2 * tick_ns())), ("40ms", 40000000)):
