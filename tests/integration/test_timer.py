@@ -25,11 +25,12 @@ REFUSED = "pyinstr: PYINSTR_TIMER=perf: no perf task-clock event"
 
 
 def run_ticklocked(t, name, seconds="1.0", python=None, env_extra=None, prefix=None, outdir=None,
-                   **agent):
+                   script=None, **agent):
     out = outdir or t.subdir(name)
     env = t.env(outdir=out, PYINSTR_QUIET=1, **agent)
     env.update(env_extra or {})
-    r = t.run((prefix or []) + [python or t.python, "-S", t.workload("ticklocked.py"), seconds],
+    r = t.run((prefix or []) + [python or t.python, "-S", script or t.workload("ticklocked.py"),
+                                seconds],
               env=env)
     t.check(r.returncode == 0, "%s: the workload runs" % name, "exit status 0",
             "%s, stderr %r" % (r.returncode, r.err))
@@ -147,11 +148,15 @@ def check_unprivileged(t, seen):
         seen.append("unprivileged fallback not tried (euid %d, perf_event_paranoid %s)"
                     % (os.geteuid(), paranoid))
         return
-    # Everything the unprivileged run reads or writes, where it can.
+    # Everything the unprivileged run reads or writes, where it can (a checkout in a private
+    # directory cannot be read by it).
     os.chmod(t.tmp, 0o755)
     lib = t.path("libpyinstr.so")
     shutil.copy(t.lib, lib)
     os.chmod(lib, 0o755)
+    script = t.path("ticklocked.py")
+    shutil.copy(t.workload("ticklocked.py"), script)
+    os.chmod(script, 0o644)
     python = unprivileged_python(t, lib)
     if python is None:
         seen.append("unprivileged fallback not tried (no interpreter user nobody can start)")
@@ -160,10 +165,11 @@ def check_unprivileged(t, seen):
     for timer in ("auto", "perf"):
         out = t.subdir("nobody-" + timer)
         os.chmod(out, 0o777)
-        bare = t.run(as_nobody + [python, "-S", t.workload("ticklocked.py"), "0.3"],
-                     env=t.env(profile=False))
+        bare = t.run(as_nobody + [python, "-S", script, "0.3"], env=t.env(profile=False))
+        t.check(bare.returncode == 0, "unprivileged, %s: the workload runs bare" % timer,
+                "exit status 0", "%s, stderr %r" % (bare.returncode, bare.err))
         r, prof = run_ticklocked(t, "nobody-" + timer, python=python, prefix=as_nobody,
-                                 outdir=out, env_extra={"LD_PRELOAD": lib},
+                                 outdir=out, env_extra={"LD_PRELOAD": lib}, script=script,
                                  PYINSTR_TIMER=timer)
         t.check(len(r.out.split()) == len(bare.out.split()),
                 "unprivileged, %s: the program prints what it prints without the agent" % timer,
