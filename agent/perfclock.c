@@ -52,13 +52,3 @@ int pyi_perfclock_stop(int fd)
 {
 	return ioctl(fd, PERF_EVENT_IOC_DISABLE, 0) == 0 ? 0 : -1;
 }
-
-uint64_t pyi_perfclock_draw(uint64_t *state, uint64_t mean_ns)
-{
-	uint64_t x = *state;
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	*state = x;
-	return mean_ns / 2 + (mean_ns ? x % mean_ns : 0);
-}

@@ -31,8 +31,4 @@ int pyi_perfclock_set_period(int fd, uint64_t period_ns);
 /* Disables the event: no more signals until it is started again; 0 or -1. */
 int pyi_perfclock_stop(int fd);
 
-/* A period drawn uniformly from half to one and a half of mean_ns, from *state (xorshift,
- * never 0). */
-uint64_t pyi_perfclock_draw(uint64_t *state, uint64_t mean_ns);
-
 #endif

@@ -116,6 +116,21 @@ static int is_agent_thread(const struct pyi_session *s, pid_t tid)
 	return tid == s->agent_tids[0] || tid == s->agent_tids[1];
 }
 
+static uint64_t next_random(uint64_t *state)
+{
+	uint64_t x = *state;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return *state = x;
+}
+
+/* An event's period: uniformly from half to one and a half of the mean. */
+static uint64_t draw_period(struct pyi_session *s)
+{
+	return s->perf_mean_ns / 2 + next_random(&s->perf_rng) % s->perf_mean_ns;
+}
+
 static void drop_timer(struct pyi_session *s, struct pyi_thread_slot *slot)
 {
 	if (slot->perf_fd >= 0) {
@@ -155,7 +170,7 @@ static int set_timer_period(struct pyi_session *s, struct pyi_thread_slot *slot,
 			note_arming(slot, 0);
 			return pyi_perfclock_stop(slot->perf_fd);
 		}
-		uint64_t drawn = pyi_perfclock_draw(&s->perf_rng, s->perf_mean_ns) *
+		uint64_t drawn = draw_period(s) *
 				 (period_ns / s->cfg.interval_ns);
 		note_arming(slot, drawn);
 		return pyi_perfclock_start(slot->perf_fd, drawn);
@@ -172,7 +187,7 @@ static int make_event(struct pyi_session *s, int index)
 {
 	struct pyi_thread_slot *slot = &s->slots[index];
 	int fd = pyi_perfclock_open(slot->tid, s->signo,
-				    pyi_perfclock_draw(&s->perf_rng, s->perf_mean_ns));
+				    draw_period(s));
 	if (fd < 0)
 		return -1;
 	if (fd >= PYI_PERF_FDS) {
@@ -613,7 +628,7 @@ static int look_at_thread(struct pyi_session *s, int index, int last)
 		if (slot->perf_fd >= 0 && slot->timer_state == PYI_TIMER_FAST && !last &&
 		    !slot->contended &&
 		    slot->seen_cpu - slot->perf_drawn_cpu >= PERF_REDRAW_PERIODS * s->perf_mean_ns) {
-			uint64_t drawn = pyi_perfclock_draw(&s->perf_rng, s->perf_mean_ns);
+			uint64_t drawn = draw_period(s);
 			note_arming(slot, drawn);
 			pyi_perfclock_set_period(slot->perf_fd, drawn);
 			slot->perf_drawn_cpu = slot->seen_cpu;
@@ -654,15 +669,6 @@ static int look_at_thread(struct pyi_session *s, int index, int last)
 		atomic_fetch_add_explicit(&s->counters.remote_walks, 1, memory_order_relaxed);
 	slot->nothing_at_cpu = rc < 0 && !atomic_load_explicit(&slot->busy, memory_order_relaxed);
 	return rc == 1 && ran;
-}
-
-static uint64_t next_random(uint64_t *state)
-{
-	uint64_t x = *state;
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return *state = x;
 }
 
 static void say_handler_lost(struct pyi_session *s, int private_table)

@@ -246,6 +246,21 @@ def is_profile(path):
         return False
 
 
+def ticklocked_errors(t, run, prof, names, tolerance):
+    """For a run of workloads/ticklocked.py: the functions whose share of all the time in the
+    profile is more than tolerance points from the truth the run printed, as messages, and a
+    summary of the shares."""
+    truth = dict(kv.split("=") for kv in run.out.split()[1:])
+    c = t.collapsed(prof)
+    errors = []
+    for name in names:
+        measured = 100.0 * float(truth[name])
+        got = 100.0 * c.inclusive_share(name, "ticklocked.py")
+        if abs(got - measured) > tolerance:
+            errors.append("%s: %.1f%% of all the time, truth %.1f%%" % (name, got, measured))
+    return errors, "%s of %d ms (%s)" % (c.summary(names), c.total, run.out.strip())
+
+
 def read_profile(path):
     """Parses a profile file following docs/FORMAT.md. Never raises for bad content: sets
     .error (corrupt) or .truncated_tail instead. When run.py asks for it ($PYITEST_COUNTERS),

@@ -20,21 +20,13 @@ def attempt(t, n):
     env = t.env(outdir=out, PYINSTR_QUIET=1, PYINSTR_JITTER=1)
     r = t.run([t.python, "-S", t.workload("ticklocked.py"), "2.0"], env=env)
     t.check(r.returncode == 0, "the workload runs", "exit status 0", r.returncode)
-    truth = dict(kv.split("=") for kv in r.out.split()[1:])
     prof = t.only_profile(out)
     p = pyitest.read_profile(prof)
     t.check(p.counters.get("signals_sent", 0) >= 500 and
             p.counters.get("timer_signals", -1) == 0,
             "the running thread is sampled by the sampler's signals, not by its timer",
             "signals_sent >= 500, timer_signals 0", p.counters)
-    c = t.collapsed(prof)
-    errors = []
-    for name in NAMES:
-        measured = 100.0 * float(truth[name])
-        got = 100.0 * c.inclusive_share(name, "ticklocked.py")
-        if abs(got - measured) > TOLERANCE:
-            errors.append("%s: %.1f%% of all the time, truth %.1f%%" % (name, got, measured))
-    return errors, "%s of %d ms (%s)" % (c.summary(NAMES), c.total, r.out.strip())
+    return pyitest.ticklocked_errors(t, r, prof, NAMES, TOLERANCE)
 
 
 def main():

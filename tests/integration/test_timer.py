@@ -37,18 +37,6 @@ def run_ticklocked(t, name, seconds="1.0", python=None, env_extra=None, prefix=N
     return r, t.only_profile(out)
 
 
-def accuracy(t, r, prof):
-    truth = dict(kv.split("=") for kv in r.out.split()[1:])
-    c = t.collapsed(prof)
-    errors = []
-    for name in NAMES:
-        measured = 100.0 * float(truth[name])
-        got = 100.0 * c.inclusive_share(name, "ticklocked.py")
-        if abs(got - measured) > TOLERANCE:
-            errors.append("%s: %.1f%% of all the time, truth %.1f%%" % (name, got, measured))
-    return errors, "%s of %d ms (%s)" % (c.summary(NAMES), c.total, r.out.strip())
-
-
 def check_events(t, seen):
     """The default's samples come from the events, at random points: within the tolerance in
     one of ATTEMPTS runs."""
@@ -61,7 +49,7 @@ def check_events(t, seen):
                 p.counters.get("signals_sent", -1) == 0,
                 "the running thread is sampled by its event, not by the sampler's signals",
                 "timer_signals >= 300, signals_sent 0", p.counters)
-        errors, summary = accuracy(t, r, prof)
+        errors, summary = pyitest.ticklocked_errors(t, r, prof, NAMES, TOLERANCE)
         print("auto, attempt %d: %s%s" % (n, summary, ("; off: " + "; ".join(errors))
                                           if errors else ""))
         if not errors:
