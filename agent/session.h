@@ -63,6 +63,7 @@ struct pyi_thread_slot {
 	uint32_t sent;           /* signals sent to it from here */
 	uint32_t native_looks;   /* looks that found a native thread running */
 	int was_running;         /* the previous look found it on the CPU */
+	uint64_t running_seen_at; /* when that look was, by the monotonic clock */
 	int blocks_ours;         /* it blocks the sampling signal: no timer meanwhile */
 	int blocked_checks;      /* checks in a row that found it so */
 	uint64_t mask_checked_cpu;
