@@ -129,6 +129,12 @@ static uint64_t take_off_cpu(struct pyi_thread_slot *slot, uint64_t now, uint64_
 	return span > ran ? span - ran : 0;
 }
 
+/* The thread's CPU, up to its clock `cpu`, that no sample has credited yet. */
+static uint64_t cpu_unsampled(const struct pyi_thread_slot *slot, uint64_t cpu)
+{
+	return cpu > slot->mark_cpu ? cpu - slot->mark_cpu : 0;
+}
+
 /*
  * The CPU a thread seen off the CPU spent entering its wait and waking from it, taken from
  * the CPU it has used since its last sample (up to its clock `cpu`) and credited (wall and
@@ -140,7 +146,7 @@ static uint64_t take_off_cpu(struct pyi_thread_slot *slot, uint64_t now, uint64_
 static void credit_waking(struct pyi_session *s, struct pyi_thread_slot *slot, uint64_t now,
 			  uint64_t off, uint64_t cpu, uint64_t wait_cost)
 {
-	uint64_t unsampled = cpu > slot->mark_cpu ? cpu - slot->mark_cpu : 0;
+	uint64_t unsampled = cpu_unsampled(slot, cpu);
 	uint64_t waking = pyi_waking_credit(&s->waking_ticks, wait_cost);
 	if (waking > unsampled)
 		waking = unsampled;
@@ -183,8 +189,7 @@ static void count_waking_tick(struct pyi_session *s, uint64_t since_wait, uint64
 /* A sample's CPU (see agent/cpushare.h), moving the thread's CPU mark by as much. */
 static uint64_t take_cpu_share(struct pyi_thread_slot *slot, uint64_t cpu_now)
 {
-	uint64_t owed = cpu_now > slot->mark_cpu ? cpu_now - slot->mark_cpu : 0;
-	uint64_t share = pyi_cpu_share_take(&slot->cpu_share, owed);
+	uint64_t share = pyi_cpu_share_take(&slot->cpu_share, cpu_unsampled(slot, cpu_now));
 	__atomic_store_n(&slot->mark_cpu, slot->mark_cpu + share, __ATOMIC_RELAXED);
 	return share;
 }
@@ -421,7 +426,7 @@ static void on_sample_signal(int signo, siginfo_t *info, void *uctx)
 			 * cannot tell. Half of it is the stack's (the point is as likely anywhere
 			 * in the span): letting all of it go would drop up to a period of the
 			 * program's last work, by the phase of one signal. */
-			uint64_t unsampled = cpu_now > slot->mark_cpu ? cpu_now - slot->mark_cpu : 0;
+			uint64_t unsampled = cpu_unsampled(slot, cpu_now);
 			record_repeat(s, slot, entered, (unsampled + off) / 2, unsampled / 2);
 			slot->has_stack = 0; /* finalization's time is not that stack's */
 		}
@@ -443,16 +448,11 @@ static void on_sample_signal(int signo, siginfo_t *info, void *uctx)
 			off = 0;
 		}
 		uint64_t cpu = take_cpu_share(slot, cpu_now);
-		if (off > s->missed_block_ns + (estimate ? s->cfg.interval_ns : 0) &&
-		    off > atomic_load_explicit(&s->missed_block, memory_order_relaxed)) {
-			/* Off the CPU for long with no look from the sampler: it has slowed
-			 * down too far for this program. An estimated clock can make a thread
-			 * that never stopped look off the CPU for up to a period (three
-			 * expirations counted in a 4 ms tick): that much is not a stretch.
-			 * (A racing store from another thread may win: either stretch tells
-			 * the sampler as much.) */
-			atomic_store_explicit(&s->missed_block, off, memory_order_relaxed);
-		}
+		/* Off the CPU for long with no look from the sampler: it has slowed down too
+		 * far for this program. An estimated clock can make a thread that never stopped
+		 * look off the CPU for up to a period (three expirations counted in a 4 ms
+		 * tick): that much is not a stretch. */
+		pyi_session_note_missed(s, off, estimate ? s->cfg.interval_ns : 0);
 		/* Not seen off the CPU: its time off the CPU is this stack's, and so is the CPU
 		 * credited, in wall time too (what stays owed comes with a later sample). */
 		uint32_t len = record_sample(s, slot, depth, flags, entered, cpu + off, cpu);
@@ -594,7 +594,7 @@ void pyi_handler_flush_cpu(struct pyi_session *s, int index, int exited)
 	/* An exited thread's clock is gone: its CPU as last seen stands. */
 	if (slot->has_stack && (exited || clock_gettime(slot->cpu_clock, &ts) == 0)) {
 		uint64_t cpu = exited ? slot->seen_cpu : pyi_timespec_ns(&ts), now = mono_now();
-		uint64_t unsampled = cpu > slot->mark_cpu ? cpu - slot->mark_cpu : 0;
+		uint64_t unsampled = cpu_unsampled(slot, cpu);
 		uint64_t off = exited ? 0 : take_off_cpu(slot, now, cpu);
 		/* The CPU since the last sample was spent where signals found the thread running,
 		 * not in the wait it was last seen in, apart from the waking that wait was
@@ -602,9 +602,9 @@ void pyi_handler_flush_cpu(struct pyi_session *s, int index, int exited)
 		 * wait, it gave naps.py's nap, 1.9% of the run's 673 ms of CPU, 21 ms more: an
 		 * event's periods are 8 ms long on average.) */
 		int elsewhere = unsampled && slot->last_blocked && slot->ran_depth > 0;
-		if ((unsampled && !elsewhere) || off)
-			record_repeat(s, slot, now, (elsewhere ? 0 : unsampled) + off,
-				      elsewhere ? 0 : unsampled);
+		uint64_t on_last = elsewhere ? 0 : unsampled;
+		if (on_last || off)
+			record_repeat(s, slot, now, on_last + off, on_last);
 		if (elsewhere) {
 			record_stack(s, slot, slot->ran_frames, slot->ran_depth, slot->ran_flags, now,
 				     unsampled, unsampled);

@@ -186,8 +186,7 @@ static int set_timer_period(struct pyi_session *s, struct pyi_thread_slot *slot,
 static int make_event(struct pyi_session *s, int index)
 {
 	struct pyi_thread_slot *slot = &s->slots[index];
-	int fd = pyi_perfclock_open(slot->tid, s->signo,
-				    draw_period(s));
+	int fd = pyi_perfclock_open(slot->tid, s->signo, draw_period(s));
 	if (fd < 0)
 		return -1;
 	if (fd >= PYI_PERF_FDS) {
@@ -403,10 +402,7 @@ static void note_unseen_wait(struct pyi_session *s, struct pyi_thread_slot *slot
 	    now <= slot->running_seen_at)
 		return;
 	uint64_t used = slot->seen_cpu - looked_cpu, span = now - slot->running_seen_at;
-	uint64_t off = span > used ? span - used : 0;
-	if (off > s->missed_block_ns && off > atomic_load_explicit(&s->missed_block,
-								  memory_order_relaxed))
-		atomic_store_explicit(&s->missed_block, off, memory_order_relaxed);
+	pyi_session_note_missed(s, span > used ? span - used : 0, 0);
 }
 
 static int send_sample_signal(struct pyi_session *s, int index)

@@ -173,8 +173,8 @@ struct pyi_session {
 	_Atomic uint32_t next_serial;
 	_Atomic pid_t agent_tids[2]; /* sampler and writer: never sampled */
 	_Atomic pid_t forking_tid;   /* a thread inside fork(): not read meanwhile */
-	_Atomic uint64_t missed_block; /* handler: the longest stretch a thread was off the CPU
-					* unobserved (longer than missed_block_ns), or 0 */
+	_Atomic uint64_t missed_block; /* handler and sampler: the longest stretch a thread was
+					* off the CPU unobserved (pyi_session_note_missed), or 0 */
 	uint64_t missed_block_ns;    /* how long counts as long */
 	/* The CPU a wait costs a thread, entering it and waking from it, averaged over the
 	 * sampler's own waits: the kernel's tick falls in that CPU time less often than in the
@@ -279,6 +279,16 @@ uint64_t pyi_now_ns(clockid_t clock);
 static inline uint64_t pyi_timespec_ns(const struct timespec *ts)
 {
 	return (uint64_t)ts->tv_sec * 1000000000u + (uint64_t)ts->tv_nsec;
+}
+/* A thread was off the CPU for `off` ns where no look saw it: kept for the sampler if that is
+ * longer than missed_block_ns plus `slack` and than any kept since its last look. (A racing
+ * store from another thread may win: either stretch tells the sampler as much.) Lock-free:
+ * the handler calls it too. */
+static inline void pyi_session_note_missed(struct pyi_session *s, uint64_t off, uint64_t slack)
+{
+	if (off > s->missed_block_ns + slack &&
+	    off > atomic_load_explicit(&s->missed_block, memory_order_relaxed))
+		atomic_store_explicit(&s->missed_block, off, memory_order_relaxed);
 }
 /* Sleeps until the CLOCK_MONOTONIC time deadline_ns, or until stop is set (non-zero then). */
 int pyi_session_sleep_until(struct pyi_session *s, uint64_t deadline_ns, _Atomic int *stop);
