@@ -2,7 +2,10 @@
 attributed within 3 percentage points (inclusive share of all the time), at the default 1 ms
 interval and at 100 us; the default text report puts the hot function first.
 
-The shares are statistics over about 500 samples (one per kernel tick at 250 Hz), and a
+The shares are statistics over about 500 samples: the runs last RUN_SECONDS, because perf
+task-clock events sample a running thread about every 8 ms of CPU (two ticks at 250 Hz).
+At 2 s, 220 samples gave a binomial spread of 3.1 points for a 70% share, as wide as the
+tolerance: 3.9 at 100 us read 73.8%, 66.9% and 64.4% in CI. A
 machine busy with other work changes how the agent samples (README, "How it samples"): run.py runs this test alone, and each interval gets up to three
 runs and must be within tolerance in one of them. A systematic error fails all three; every
 attempt is printed."""
@@ -11,6 +14,7 @@ import pyitest
 
 TOLERANCE = 3.0  # percentage points
 ATTEMPTS = 3
+RUN_SECONDS = 4.5
 NAMES = ["hot_seventy", "cold_thirty"]
 
 
@@ -20,7 +24,7 @@ def attempt(t, interval, n):
     # -S: no site import. Start-up work differs from machine to machine (here a .pth file in
     # site-packages imports certifi: 0.1 s) and lies outside both functions, so it would eat
     # into the shares in a way the workload cannot measure.
-    r = t.run([t.python, "-S", t.workload("split.py"), "2.0"], env=env)
+    r = t.run([t.python, "-S", t.workload("split.py"), str(RUN_SECONDS)], env=env)
     t.check(r.returncode == 0, "the workload runs", "exit status 0", r.returncode)
     truth = dict(kv.split("=") for kv in r.out.split()[1:])
     prof = t.only_profile(out)
@@ -66,10 +70,11 @@ def main():
             "hot_seventy before cold_thirty", text.out[:2000])
     c100, _ = check_split(t, "100us")
     # Samples carry unequal weights (a running thread's come at the kernel tick, README "How
-    # it samples"): whatever their number, they add up to the run's two seconds.
+    # it samples"): whatever their number, they add up to the run's time (0.95 to 1.3 of it).
+    low, high = 950 * RUN_SECONDS, 1300 * RUN_SECONDS
     for label, col in (("1ms", c), ("100us", c100)):
-        t.check(1900 <= col.total <= 2600, "%s: the samples add up to the run's time" % label,
-                "1900..2600 ms", "%.1f ms" % col.total)
+        t.check(low <= col.total <= high, "%s: the samples add up to the run's time" % label,
+                "%.0f..%.0f ms" % (low, high), "%.1f ms" % col.total)
     t.passed("1ms: %s; 100us: %s" % (c.summary(NAMES), c100.summary(NAMES)))
 
 
