@@ -11,7 +11,8 @@
  *     same walk on the sampler thread for a thread that is off the CPU, and
  *     pyi_handler_flush_cpu credits a thread's last CPU time from there, under the same
  *     flag); the slot's expiration count (counted_seq, expired) is the thread's own
- *     handler's alone; the timer's schedule (arm_*) is read under its sequence number;
+ *     handler's alone; the timer's schedule (arm_*) is read under its sequence number, and
+ *     the looks' bounds on finalization (live_cpu, dead_cpu) as they stand;
  *   - use initial-exec TLS declared in this file (never general-dynamic TLS: __tls_get_addr
  *     may allocate).
  * It never allocates, locks, uses stdio or calls the Python API, and it saves errno.
@@ -136,6 +137,31 @@ static uint64_t cpu_unsampled(const struct pyi_thread_slot *slot, uint64_t cpu)
 }
 
 /*
+ * Of the CPU a thread used since its last sample, up to its clock `cpu`, the program's part
+ * when the interpreter has begun finalizing: everything before the program's work can have
+ * ended, and half of the stretch where it ended (as likely anywhere in it). The work ended
+ * after the last sample and after the sampler's last look that found the runtime live
+ * (live_cpu), and before its first look that found it finalizing (dead_cpu) and this clock.
+ * Looks come at least every 20 ms, where samples can be 750 ms apart: half of the whole span,
+ * at PYINSTR_INTERVAL=500ms, took 428 ms from a 3-second loop that ended 5 ms before the
+ * signal. (The carry, what earlier samples left owed, is older than the last sample.)
+ */
+static uint64_t cpu_before_finalizing(const struct pyi_thread_slot *slot, uint64_t cpu)
+{
+	uint64_t from = slot->mark_cpu + slot->cpu_share.carry;
+	uint64_t live = atomic_load_explicit(&slot->live_cpu, memory_order_relaxed);
+	uint64_t dead = atomic_load_explicit(&slot->dead_cpu, memory_order_relaxed);
+	uint64_t to = dead && dead < cpu ? dead : cpu;
+	if (live > from)
+		from = live;
+	if (from > to)
+		from = to;
+	if (from < slot->mark_cpu)
+		return 0;
+	return from - slot->mark_cpu + (to - from) / 2;
+}
+
+/*
  * The CPU a thread seen off the CPU spent entering its wait and waking from it, taken from
  * the CPU it has used since its last sample (up to its clock `cpu`) and credited (wall and
  * CPU alike) to the stack it waited in. The kernel's tick falls in that time less often than
@@ -199,6 +225,48 @@ static void settle_cpu(struct pyi_thread_slot *slot, uint64_t cpu)
 {
 	pyi_cpu_share_settle(&slot->cpu_share);
 	__atomic_store_n(&slot->mark_cpu, cpu, __ATOMIC_RELAXED);
+}
+
+/*
+ * A thread's samples end (the session ends, or the interpreter began finalizing): the CPU it
+ * used since its last sample, up to its clock `cpu`, goes to the last stack a signal found it
+ * running in (the last one read, if none was), and `off`, its time off the CPU since the wall
+ * mark, to the last one read. When the interpreter has
+ * begun finalizing, only the program's part of that CPU (cpu_before_finalizing) and as much of
+ * the time off the CPU; the rest is finalization's, and let go. Settles the thread's CPU.
+ */
+static void credit_last_cpu(struct pyi_session *s, struct pyi_thread_slot *slot, uint64_t now,
+			    uint64_t off, uint64_t cpu, int finalizing)
+{
+	uint64_t unsampled = cpu_unsampled(slot, cpu);
+	uint64_t owed = finalizing ? cpu_before_finalizing(slot, cpu) : unsampled;
+	/* The CPU since the last sample was spent where signals found the thread running, not
+	 * in the wait it was last seen in, apart from the waking that wait was credited: the
+	 * work before the wait, and whatever ran after it. (Put on the wait, it gave naps.py's
+	 * nap, 1.9% of the run's 673 ms of CPU, 21 ms more: an event's periods are 8 ms long
+	 * on average.) The time off the CPU is the wait's. */
+	if (owed && slot->last_blocked && slot->ran_depth > 0) {
+		if (off)
+			record_repeat(s, slot, now, off, 0);
+		record_stack(s, slot, slot->ran_frames, slot->ran_depth, slot->ran_flags, now, owed,
+			     owed);
+		/* Another sample of that stack: counted as its first one was. */
+		if (slot->ran_flags & PYI_SAMPLE_TRUNCATED)
+			atomic_fetch_add_explicit(&s->counters.truncated, 1, memory_order_relaxed);
+		for (int i = 0; i < slot->ran_depth; i++)
+			if (!slot->ran_frames[i].code_id)
+				atomic_fetch_add_explicit(&s->counters.unknown_frames, 1,
+							  memory_order_relaxed);
+		slot->has_stack = 0; /* a repeat now would mean that stack */
+	} else {
+		/* Off the CPU unseen, it was off in the program's part of the span as much as
+		 * in the rest (in 1/4096ths: off * owed could overflow). */
+		if (finalizing && !slot->last_blocked)
+			off = off * (unsampled ? owed * 4096 / unsampled : 0) / 4096;
+		if (owed || off)
+			record_repeat(s, slot, now, owed + off, owed);
+	}
+	settle_cpu(slot, cpu);
 }
 
 /*
@@ -419,15 +487,12 @@ static void on_sample_signal(int signo, siginfo_t *info, void *uctx)
 		atomic_fetch_add_explicit(&slot->no_tstate_streak, 1, memory_order_relaxed);
 		atomic_fetch_add_explicit(&s->counters.no_tstate, 1, memory_order_relaxed);
 		uint64_t off = take_off_cpu(slot, entered, cpu_now);
-		if (depth == WALK_NO_RUNTIME && slot->has_stack && !slot->last_blocked) {
-			/* The first signal since the interpreter began finalizing, in a thread
-			 * that ran Python at its last sample: the span since then is that stack's
-			 * until the program's end and finalization's after, at a point the signal
-			 * cannot tell. Half of it is the stack's (the point is as likely anywhere
-			 * in the span): letting all of it go would drop up to a period of the
-			 * program's last work, by the phase of one signal. */
-			uint64_t unsampled = cpu_unsampled(slot, cpu_now);
-			record_repeat(s, slot, entered, (unsampled + off) / 2, unsampled / 2);
+		if (depth == WALK_NO_RUNTIME && slot->has_stack) {
+			/* The first signal since the interpreter began finalizing: the span since
+			 * the last sample is the program's until its end and finalization's after.
+			 * Letting all of it go would drop up to a period of the program's last
+			 * work. */
+			credit_last_cpu(s, slot, entered, off, cpu_now, 1);
 			slot->has_stack = 0; /* finalization's time is not that stack's */
 		}
 		/* Otherwise not Python time (a native thread, one between interpreters, or
@@ -594,31 +659,10 @@ void pyi_handler_flush_cpu(struct pyi_session *s, int index, int exited)
 	/* An exited thread's clock is gone: its CPU as last seen stands. */
 	if (slot->has_stack && (exited || clock_gettime(slot->cpu_clock, &ts) == 0)) {
 		uint64_t cpu = exited ? slot->seen_cpu : pyi_timespec_ns(&ts), now = mono_now();
-		uint64_t unsampled = cpu_unsampled(slot, cpu);
 		uint64_t off = exited ? 0 : take_off_cpu(slot, now, cpu);
-		/* The CPU since the last sample was spent where signals found the thread running,
-		 * not in the wait it was last seen in, apart from the waking that wait was
-		 * credited: the work before the wait, and whatever ran after it. (Put on the
-		 * wait, it gave naps.py's nap, 1.9% of the run's 673 ms of CPU, 21 ms more: an
-		 * event's periods are 8 ms long on average.) */
-		int elsewhere = unsampled && slot->last_blocked && slot->ran_depth > 0;
-		uint64_t on_last = elsewhere ? 0 : unsampled;
-		if (on_last || off)
-			record_repeat(s, slot, now, on_last + off, on_last);
-		if (elsewhere) {
-			record_stack(s, slot, slot->ran_frames, slot->ran_depth, slot->ran_flags, now,
-				     unsampled, unsampled);
-			/* Another sample of that stack: counted as its first one was. */
-			if (slot->ran_flags & PYI_SAMPLE_TRUNCATED)
-				atomic_fetch_add_explicit(&s->counters.truncated, 1,
-							  memory_order_relaxed);
-			for (int i = 0; i < slot->ran_depth; i++)
-				if (!slot->ran_frames[i].code_id)
-					atomic_fetch_add_explicit(&s->counters.unknown_frames, 1,
-								  memory_order_relaxed);
-			slot->has_stack = 0; /* a repeat now would mean that stack */
-		}
-		settle_cpu(slot, cpu);
+		/* The interpreter may have finalized since (no signal came in finalization). */
+		credit_last_cpu(s, slot, now, off, cpu,
+				atomic_load_explicit(&slot->dead_cpu, memory_order_relaxed) != 0);
 	}
 	atomic_store_explicit(&slot->busy, 0, memory_order_release);
 }

@@ -14,13 +14,13 @@
  *     across two reads) cannot change its Python stack, so its stack is read from here, once
  *     per stretch off the CPU, and the time it spends off the CPU is credited to that stack
  *     by repeat records: no signal, so no EINTR, and 100 idle threads cost 100 clock reads;
- *   - adapts the period: it is the interval (at least MIN_PERIOD_NS) while threads come and
- *     go off the CPU, and doubles, up to MAX_PERIOD_NS, while nothing changes (one busy
- *     thread: almost no wake-ups). A handler that finds a thread was off the CPU for long
- *     without a look brings it back down, and when that happens again within CAP_HOLD_NS
- *     caps it for a while at half that stretch, so that a program that blocks in stretches
- *     of a few milliseconds has each of them seen (time nobody saw off the CPU goes to the
- *     stack running after it).
+ *   - adapts the period: it is the interval (within MIN_PERIOD_NS..MAX_PERIOD_NS) while
+ *     threads come and go off the CPU, and doubles, up to MAX_PERIOD_NS, while nothing
+ *     changes (one busy thread: almost no wake-ups). A handler that finds a thread was
+ *     off the CPU for long without a look brings it back down, and when that happens again
+ *     within CAP_HOLD_NS caps it for a while at half that stretch, so that a program that
+ *     blocks in stretches of a few milliseconds has each of them seen (time nobody saw off
+ *     the CPU goes to the stack running after it).
  * With PYINSTR_JITTER, every thread is sampled as a contended one is (below): its timer stays
  * disarmed, and each look that finds it running signals it; looks then come at random times,
  * uniformly from half to one and a half periods apart, so samples cannot keep step with work
@@ -57,6 +57,10 @@
  * wake-ups a second), and the program's threads, preempted by those wake-ups, waited for a
  * CPU often enough to count as contended. */
 #define MIN_PERIOD_NS 1000000u
+/* The longest, whatever the interval: 50 wake-ups a second cost next to nothing, and a longer
+ * interval still has its waits seen, its new threads found, and the point where its
+ * interpreter began finalizing placed (handler.c), within 20 ms. Signals sent from here keep
+ * to the interval (signal_spacing). */
 #define MAX_PERIOD_NS 20000000u
 /* How long the period stays capped after a stretch off the CPU went unseen. */
 #define CAP_HOLD_NS 2000000000u
@@ -129,6 +133,21 @@ static uint64_t next_random(uint64_t *state)
 static uint64_t draw_period(struct pyi_session *s)
 {
 	return s->perf_mean_ns / 2 + next_random(&s->perf_rng) % s->perf_mean_ns;
+}
+
+/* The least time from a signal sent to a contended thread to the next: none when the looks
+ * come at the interval, which then spaces them (randomly under PYINSTR_JITTER). A longer
+ * interval has looks every MAX_PERIOD_NS: its signals skip looks, those under PYINSTR_JITTER
+ * by a time drawn as the looks' periods are, the others by the interval less the looks' own
+ * jitter (a sixteenth). */
+static uint64_t signal_spacing(struct pyi_session *s)
+{
+	uint64_t interval = s->cfg.interval_ns;
+	if (interval <= MAX_PERIOD_NS)
+		return 0;
+	if (s->cfg.jitter)
+		return interval / 2 + next_random(&s->perf_rng) % interval;
+	return interval - interval / 16;
 }
 
 static void drop_timer(struct pyi_session *s, struct pyi_thread_slot *slot)
@@ -630,9 +649,18 @@ static int look_at_thread(struct pyi_session *s, int index, int last)
 		return 0;
 
 	struct timespec ts, again;
+	/* The runtime read before the clock and after it: bounds on where finalization began
+	 * (live_cpu, dead_cpu in session.h). Loads around a system call stay in order. */
+	int live_before = pyi_loader_runtime_live_sigsafe(s->py);
 	if (clock_gettime(slot->cpu_clock, &ts) != 0)
 		return 0; /* exited: the next listing lets the slot go */
 	uint64_t cpu = pyi_timespec_ns(&ts);
+	if (pyi_loader_runtime_live_sigsafe(s->py)) {
+		atomic_store_explicit(&slot->live_cpu, cpu, memory_order_relaxed);
+		atomic_store_explicit(&slot->dead_cpu, 0, memory_order_relaxed);
+	} else if (!live_before && !atomic_load_explicit(&slot->dead_cpu, memory_order_relaxed)) {
+		atomic_store_explicit(&slot->dead_cpu, cpu, memory_order_relaxed);
+	}
 	int ran = cpu != slot->seen_cpu || slot->never_looked;
 	if (ran && clock_gettime(slot->cpu_clock, &again) != 0)
 		return 0; /* exited between the reads */
@@ -658,10 +686,11 @@ static int look_at_thread(struct pyi_session *s, int index, int last)
 		slot->was_running = 1;
 		/* One signal at a time: a thread that blocks it must not pile them up. A native
 		 * thread, like its timer, gets one look's signal in NATIVE_SLOWDOWN. */
-		if (slot->contended && !last && !slot->blocks_ours &&
+		if (slot->contended && !last && !slot->blocks_ours && now >= slot->next_signal_at &&
 		    atomic_load_explicit(&slot->handled, memory_order_acquire) == slot->sent &&
 		    (!looks_native(s, slot) || slot->native_looks++ % NATIVE_SLOWDOWN == 0)) {
 			if (send_sample_signal(s, index) == 0) {
+				slot->next_signal_at = now + signal_spacing(s);
 				slot->sent++;
 				atomic_fetch_add_explicit(&s->counters.signals_sent, 1,
 							  memory_order_relaxed);
@@ -671,6 +700,7 @@ static int look_at_thread(struct pyi_session *s, int index, int last)
 		return s->cfg.jitter;
 	}
 	int was_running = slot->was_running;
+	uint64_t ran_cpu = cpu - slot->seen_cpu;
 	slot->was_running = 0;
 	slot->seen_cpu = cpu;
 	slot->never_looked = 0;
@@ -683,8 +713,11 @@ static int look_at_thread(struct pyi_session *s, int index, int last)
 	 * (threads sharing the GIL had a fifth of their CPU put on a lock's line). */
 	/* Under PYINSTR_JITTER every thread is contended; one the previous look did not find
 	 * running was woken since (idle threads, many times a second each): asking whether it
-	 * was preempted would read its status at each of those looks. */
-	int credit_cpu = slot->contended && ran && (!s->cfg.jitter || was_running) &&
+	 * was preempted would read its status at each of those looks. Unless it ran for long
+	 * since: on a busy machine the sampler's own wake-up can preempt a thread at every
+	 * look, and no look then finds it running (a 1-second loop got no CPU at all). */
+	int credit_cpu = slot->contended && ran &&
+			 (!s->cfg.jitter || was_running || ran_cpu >= MIN_PERIOD_NS / 2) &&
 			 was_preempted(slot) == 1;
 	int rc = pyi_handler_observe_off_cpu(s, index, cpu, ran, credit_cpu);
 	if (rc == 1)
@@ -771,7 +804,9 @@ void *pyi_sampler_main(void *arg)
 	uint64_t rng = (uint64_t)s->start_mono_ns | 1;
 	uint64_t interval = s->cfg.interval_ns;
 	uint64_t shortest = interval > MIN_PERIOD_NS ? interval : MIN_PERIOD_NS;
-	uint64_t max_period = interval > MAX_PERIOD_NS ? interval : MAX_PERIOD_NS;
+	uint64_t max_period = MAX_PERIOD_NS;
+	if (shortest > MAX_PERIOD_NS)
+		shortest = MAX_PERIOD_NS;
 	uint64_t period = shortest;
 	uint64_t next = pyi_now_ns(CLOCK_MONOTONIC);
 	uint64_t last_rescan = 0, last_contention_check = 0;

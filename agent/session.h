@@ -61,6 +61,7 @@ struct pyi_thread_slot {
 	uint64_t contention_checked_cpu;    /* its CPU clock at that read */
 	uint64_t round_cpu, round_at;       /* its CPU clock at the last round of checks, and when */
 	uint32_t sent;           /* signals sent to it from here */
+	uint64_t next_signal_at; /* not before then (monotonic clock), the next one */
 	uint32_t native_looks;   /* looks that found a native thread running */
 	int was_running;         /* the previous look found it on the CPU */
 	uint64_t running_seen_at; /* when that look was, by the monotonic clock */
@@ -90,6 +91,11 @@ struct pyi_thread_slot {
 	int ran_depth;
 	uint32_t ran_flags;
 	_Atomic uint32_t no_tstate_streak;   /* handler: signals that found no thread state */
+	/* Where the interpreter's finalization began, as far as the looks can tell, in the
+	 * thread's CPU clock: after live_cpu (a look read the clock, then found the runtime
+	 * live) and before dead_cpu (a look found it finalizing, then read the clock; 0 until
+	 * one has). Written by the sampler, read by the handler. */
+	_Atomic uint64_t live_cpu, dead_cpu;
 	_Atomic uintptr_t tstate;            /* the thread's PyThreadState, last seen */
 	uintptr_t pthread;                   /* the thread's pthread_t, with tstate */
 	/* The running timer's schedule, so that the handler can tell the thread's CPU clock from
@@ -160,7 +166,7 @@ struct pyi_session {
 	 * event at that number, written by the sampler before the event is enabled. */
 	int perf;
 	uint64_t perf_mean_ns;
-	uint64_t perf_rng;           /* sampler: draws the events' periods */
+	uint64_t perf_rng;           /* sampler: draws the events' periods, and signals' spacing */
 	_Atomic uint16_t perf_slot[PYI_PERF_FDS];
 	uint32_t tag;                /* in si_value's high bits: tells our signals apart */
 	uint64_t start_mono_ns;
