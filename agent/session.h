@@ -82,7 +82,10 @@ struct pyi_thread_slot {
 	uint64_t mark_wall, mark_wall_cpu, mark_cpu;
 	struct pyi_cpu_share cpu_share;
 	int has_stack;            /* a stack was recorded, so a repeat can refer to it */
-	int last_blocked;         /* that stack was read while the thread was off the CPU */
+	int last_blocked;         /* that stack was read while the thread was off the CPU, and
+				   * the wait's waking is not credited yet */
+	int last_read_off_cpu;    /* that stack was read while the thread was off the CPU (it
+				   * stays so once the waking is credited) */
 	int last_depth;           /* that stack's depth and flags (it is in scratch) */
 	uint32_t last_flags;
 	/* The last stack a signal found the thread running in, kept when a read off the CPU
