@@ -231,9 +231,9 @@ static void settle_cpu(struct pyi_thread_slot *slot, uint64_t cpu)
  * A thread's samples end (the session ends, or the interpreter began finalizing): the CPU it
  * used since its last sample, up to its clock `cpu`, goes to the last stack a signal found it
  * running in (the last one read, if none was), and `off`, its time off the CPU since the wall
- * mark, to the last one read. When the interpreter has
- * begun finalizing, only the program's part of that CPU (cpu_before_finalizing) and as much of
- * the time off the CPU; the rest is finalization's, and let go. Settles the thread's CPU.
+ * mark, to the last one read. When the interpreter has begun finalizing, only the program's
+ * part of that CPU (cpu_before_finalizing) and as much of the time off the CPU; the rest is
+ * finalization's, and let go. Settles the thread's CPU.
  */
 static void credit_last_cpu(struct pyi_session *s, struct pyi_thread_slot *slot, uint64_t now,
 			    uint64_t off, uint64_t cpu, int finalizing)
