@@ -129,10 +129,16 @@ static uint64_t next_random(uint64_t *state)
 	return *state = x;
 }
 
-/* An event's period: uniformly from half to one and a half of the mean. */
+/* A time drawn uniformly from half to one and a half of `mean`: an event's period, the looks'
+ * period under PYINSTR_JITTER, the spacing of its signals at a long interval. */
+static uint64_t draw_around(uint64_t *state, uint64_t mean)
+{
+	return mean / 2 + (mean ? next_random(state) % mean : 0);
+}
+
 static uint64_t draw_period(struct pyi_session *s)
 {
-	return s->perf_mean_ns / 2 + next_random(&s->perf_rng) % s->perf_mean_ns;
+	return draw_around(&s->perf_rng, s->perf_mean_ns);
 }
 
 /* The least time from a signal sent to a contended thread to the next: none when the looks
@@ -146,7 +152,7 @@ static uint64_t signal_spacing(struct pyi_session *s)
 	if (interval <= MAX_PERIOD_NS)
 		return 0;
 	if (s->cfg.jitter)
-		return interval / 2 + next_random(&s->perf_rng) % interval;
+		return draw_around(&s->perf_rng, interval);
 	return interval - interval / 16;
 }
 
@@ -849,7 +855,7 @@ void *pyi_sampler_main(void *arg)
 		if (s->cfg.jitter) {
 			/* Samples at times of their own: uniform over half to one and a half
 			 * periods. */
-			next += period / 2 + next_random(&rng) % period;
+			next += draw_around(&rng, period);
 		} else {
 			/* A jitter of up to +-1/16 of the period keeps looks from locking onto
 			 * periodic work in the program. */
