@@ -2,19 +2,23 @@
 attributed within 3 percentage points (inclusive share of all the time), at the default 1 ms
 interval and at 100 us; the default text report puts the hot function first.
 
-The shares are statistics over about 500 samples: the runs last RUN_SECONDS, because perf
+The shares are statistics over about 1,000 samples: the runs last RUN_SECONDS, because perf
 task-clock events sample a running thread about every 8 ms of CPU (two ticks at 250 Hz).
 At 2 s, 220 samples gave a binomial spread of 3.1 points for a 70% share, as wide as the
-tolerance: 3.9 at 100 us read 73.8%, 66.9% and 64.4% in CI. A
-machine busy with other work changes how the agent samples (README, "How it samples"): run.py runs this test alone, and each interval gets up to three
-runs and must be within tolerance in one of them. A systematic error fails all three; every
-attempt is printed."""
+tolerance: 3.9 at 100 us read 73.8%, 66.9% and 64.4% in CI. At 4.5 s, about 560 samples, the
+spread is 1.9 points (8 runs on 3.8 at 100 us read 1.9 and 2.1 with two agents), and in one CI
+run 3.8 and Debian's 3.11 at 100 us each had all three attempts off by 3.4 to 4.2 points, in
+both directions. At 8 s, about 1,000 samples, the binomial spread comes to 1.45 points (and
+six runs of 8 s fit run.py's 60-second limit). A machine busy with other work changes how
+the agent samples (README, "How it samples"): run.py runs this test alone, and each interval
+gets up to three runs and must be within tolerance in one of them. A systematic error fails
+all three; every attempt is printed."""
 # pyitest: exclusive
 import pyitest
 
 TOLERANCE = 3.0  # percentage points
 ATTEMPTS = 3
-RUN_SECONDS = 4.5
+RUN_SECONDS = 8.0
 NAMES = ["hot_seventy", "cold_thirty"]
 
 
@@ -30,7 +34,7 @@ def attempt(t, interval, n):
     prof = t.only_profile(out)
     c = t.collapsed(prof)
     label = "interval %s" % (interval or "default (1ms)")
-    t.check(c.total >= 500, "%s: enough time in 2 s" % label, ">= 500 ms", c.total)
+    t.check(c.total >= 500, "%s: enough time in the run" % label, ">= 500 ms", c.total)
     errors = []
     for name, want in (("hot_seventy", 70.0), ("cold_thirty", 30.0)):
         measured = 100.0 * float(truth[name])
