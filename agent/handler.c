@@ -10,8 +10,8 @@
  *     memo, only while holding the slot's busy flag (pyi_handler_observe_off_cpu runs the
  *     same walk on the sampler thread for a thread that is off the CPU, and
  *     pyi_handler_flush_cpu credits a thread's last CPU time from there, under the same
- *     flag); the slot's expiration count (counted_seq, expired) is the thread's own
- *     handler's alone; the timer's schedule (arm_*) is read under its sequence number, and
+ *     flag); the slot's expiration count (counted_seq, expired) is written by the
+ *     thread's own handler alone (the sampler reads it); the timer's schedule (arm_*) is read under its sequence number, and
  *     the looks' bounds on finalization (live_cpu, dead_cpu) as they stand;
  *   - use initial-exec TLS declared in this file (never general-dynamic TLS: __tls_get_addr
  *     may allocate).
@@ -285,10 +285,11 @@ static uint64_t cpu_from_expirations(const struct pyi_thread_slot *slot, uint64_
 	uint64_t at = atomic_load_explicit(&slot->arm_cpu, memory_order_relaxed);
 	uint64_t period = atomic_load_explicit(&slot->arm_period, memory_order_relaxed);
 	atomic_thread_fence(memory_order_acquire);
-	if ((seq & 1) || !period || !at || seq != slot->counted_seq ||
+	if ((seq & 1) || !period || !at ||
+	    seq != atomic_load_explicit(&slot->counted_seq, memory_order_relaxed) ||
 	    seq != atomic_load_explicit(&slot->arm_seq, memory_order_relaxed))
 		return 0;
-	uint64_t cpu = at + slot->expired * period;
+	uint64_t cpu = at + atomic_load_explicit(&slot->expired, memory_order_relaxed) * period;
 	uint64_t most = slot->mark_wall_cpu + (now > slot->mark_wall ? now - slot->mark_wall : 0);
 	return cpu < most ? cpu : most;
 }
@@ -306,13 +307,20 @@ static uint64_t own_cpu_clock(void)
 static void count_expirations(struct pyi_thread_slot *slot, const siginfo_t *info)
 {
 	uint32_t seq = atomic_load_explicit(&slot->arm_seq, memory_order_acquire);
-	if (seq != slot->counted_seq) {
-		slot->counted_seq = seq;
-		slot->expired = 0;
-	}
-	slot->expired += 1 + (uint64_t)(info->si_code == SI_TIMER && info->si_overrun > 0
+	uint64_t expired = 1 + (uint64_t)(info->si_code == SI_TIMER && info->si_overrun > 0
 						  ? info->si_overrun
 						  : 0);
+	if (seq == atomic_load_explicit(&slot->counted_seq, memory_order_relaxed)) {
+		atomic_store_explicit(&slot->expired,
+				      atomic_load_explicit(&slot->expired, memory_order_relaxed) +
+					      expired,
+				      memory_order_relaxed);
+		return;
+	}
+	/* The count first: the sampler, reading the arming, then the count, never pairs this
+	 * arming with the count of an earlier one. */
+	atomic_store_explicit(&slot->expired, expired, memory_order_relaxed);
+	atomic_store_explicit(&slot->counted_seq, seq, memory_order_release);
 }
 
 /* The value our timers carry in si_value: which session, which slot, which registration. */

@@ -2,7 +2,7 @@
  * sampler: the agent's own thread. It keeps the registry of the program's threads and:
  *   - gives each one a perf task-clock event where the kernel grants one (agent/perfclock.h:
  *     its signals come at random points of the thread's CPU time, about every two ticks, and
- *     this thread draws its period again after every two or so); otherwise
+ *     this thread draws its period again every few, just after one where it can); otherwise
  *   - gives each one a CPU-time timer (timer_create on the thread's CPU clock, delivered to
  *     that thread). The kernel checks such timers at its scheduler tick on the CPU the
  *     thread runs on, so a thread is signalled only while it runs, with no wake-up of this
@@ -87,13 +87,20 @@
  * next to nothing: at one a tick (250 a second) they cost deep300 1.4-2.5% of its time more
  * than the timers, at one every two ticks 0.9% (docs/PERFORMANCE.md, twelfth run). */
 #define PERF_TICKS 2
-/* A running thread's event gets a new period once it has used this many mean periods of CPU
- * since the last. Between draws its samples keep one step, and a step near a whole number of
- * the program's rounds puts them all at one point of the round: Debian 3.11's fib read 0.2 to
- * 3.8 points off in single 12-second runs with a draw every eight, 0.0 to 1.6 with one every
- * two. Each draw costs the thread's CPU an interrupt (none that side-by-side runs could see)
- * and forgets the CPU since its last sample. */
+/* A thread's event gets a new period once it has used PERF_REDRAW_PERIODS mean periods of
+ * CPU since the last, at the first look that finds it less than 1/REDRAW_WINDOW_PARTS of a
+ * mean period after a signal: drawing starts the count again, and so forgets the CPU since
+ * the signal. A look finds a running thread so placed one time in eight. When no look has
+ * for PERF_REDRAW_LATEST periods (they can keep step with the signals), the next one draws
+ * wherever the thread is. Between draws its samples keep one step, and a step near a whole
+ * number of the program's rounds puts them all at one point of the round: Debian 3.11's fib
+ * read 0.2 to 3.8 points off in single 12-second runs with a draw every eight periods, 0.0
+ * to 1.6 with one every two. Not at every look either: looks that came more often than
+ * samples would put them all at the start of the thread's bursts of work. Each draw costs
+ * the thread's CPU an interrupt (none that side-by-side runs could see). */
 #define PERF_REDRAW_PERIODS 2
+#define REDRAW_WINDOW_PARTS 8
+#define PERF_REDRAW_LATEST 4
 /* The sampler's own waits measure what a wait costs a thread in CPU: only those that lasted
  * (a deadline already past returns at once) and cost less than this (an interrupt handled on
  * the way is not the wait's). */
@@ -205,6 +212,42 @@ static int set_timer_period(struct pyi_session *s, struct pyi_thread_slot *slot,
 	its.it_interval.tv_nsec = (long)(period_ns % 1000000000u);
 	its.it_value = its.it_interval;
 	return timer_settime(slot->timer, 0, &its, NULL);
+}
+
+/* Whether the thread's event signalled less than 1/REDRAW_WINDOW_PARTS of a mean period of
+ * its CPU before `cpu`, by its schedule, and its handler has taken that signal (one still to
+ * come would be counted against the next arming). Under load the event counts slower than
+ * the thread's clock (intervals 10-20% longer than drawn beside two CPU hogs): the schedule
+ * then says a signal came that has not, and the count says no. */
+static int signalled_lately(const struct pyi_session *s, const struct pyi_thread_slot *slot,
+			    uint64_t cpu)
+{
+	uint32_t seq = atomic_load_explicit(&slot->arm_seq, memory_order_relaxed);
+	uint64_t at = atomic_load_explicit(&slot->arm_cpu, memory_order_relaxed);
+	uint64_t period = atomic_load_explicit(&slot->arm_period, memory_order_relaxed);
+	if (!period || !at || cpu < at + period ||
+	    atomic_load_explicit(&slot->counted_seq, memory_order_acquire) != seq)
+		return 0;
+	uint64_t passed = (cpu - at) / period;
+	return atomic_load_explicit(&slot->expired, memory_order_relaxed) >= passed &&
+	       cpu - at - passed * period < s->perf_mean_ns / REDRAW_WINDOW_PARTS;
+}
+
+/* A new period now and then, so that each sample's point in any round of the program's is
+ * random, however the rounds and the periods compare (PERF_REDRAW_PERIODS). Drawn at any
+ * look, it forgot half a period on average: events signalled 0.90 of the asked rate at 1ms
+ * and 0.82 at 40ms (0.97 and 0.97 drawn so). `cpu`: the thread's clock at this look. */
+static void redraw_period(struct pyi_session *s, struct pyi_thread_slot *slot, uint64_t cpu)
+{
+	uint64_t since = cpu - slot->perf_drawn_cpu;
+	if (slot->perf_fd < 0 || slot->timer_state != PYI_TIMER_FAST || slot->contended ||
+	    since < PERF_REDRAW_PERIODS * s->perf_mean_ns ||
+	    (since < PERF_REDRAW_LATEST * s->perf_mean_ns && !signalled_lately(s, slot, cpu)))
+		return;
+	uint64_t drawn = draw_period(s);
+	note_arming(slot, drawn);
+	pyi_perfclock_set_period(slot->perf_fd, drawn);
+	slot->perf_drawn_cpu = cpu;
 }
 
 /* The thread's task-clock event; 0, or -1 when the kernel refused it (its timer then). */
@@ -676,19 +719,8 @@ static int look_at_thread(struct pyi_session *s, int index, int last)
 		note_running(s, slot, slot->seen_cpu);
 		note_unseen_wait(s, slot, now, looked_cpu);
 		slot->running_seen_at = now;
-		/* A new period now and then, so that each sample's point in any round of the
-		 * program's is random, however the rounds and the periods compare. Setting it
-		 * starts the count again (the CPU since the last sample is forgotten), so not
-		 * often: looks that came more often than samples would put them all at the
-		 * start of the thread's bursts of work. */
-		if (slot->perf_fd >= 0 && slot->timer_state == PYI_TIMER_FAST && !last &&
-		    !slot->contended &&
-		    slot->seen_cpu - slot->perf_drawn_cpu >= PERF_REDRAW_PERIODS * s->perf_mean_ns) {
-			uint64_t drawn = draw_period(s);
-			note_arming(slot, drawn);
-			pyi_perfclock_set_period(slot->perf_fd, drawn);
-			slot->perf_drawn_cpu = slot->seen_cpu;
-		}
+		if (!last)
+			redraw_period(s, slot, slot->seen_cpu);
 		slot->was_running = 1;
 		/* One signal at a time: a thread that blocks it must not pile them up. A native
 		 * thread, like its timer, gets one look's signal in NATIVE_SLOWDOWN. */
@@ -710,6 +742,10 @@ static int look_at_thread(struct pyi_session *s, int index, int last)
 	slot->was_running = 0;
 	slot->seen_cpu = cpu;
 	slot->never_looked = 0;
+	/* Off the CPU too: a thread that the sampler's wake-up preempts at every look would
+	 * otherwise keep its first period all its life. */
+	if (!last)
+		redraw_period(s, slot, cpu);
 	if (!ran && slot->nothing_at_cpu)
 		return 0; /* found no thread state at this CPU time already */
 	/* A contended thread taken off the CPU while it ran waits in the stack it was running:

@@ -107,10 +107,11 @@ struct pyi_thread_slot {
 	_Atomic uint32_t arm_seq;
 	_Atomic uint64_t arm_cpu;    /* the thread's CPU clock just before the arming */
 	_Atomic uint64_t arm_period; /* the timer's period (0: unknown) */
-	/* The thread's own handler only (it never nests): expirations counted since arming
-	 * counted_seq, signals and their overruns. */
-	uint32_t counted_seq;
-	uint64_t expired;
+	/* Written by the thread's own handler only (it never nests): expirations counted since
+	 * arming counted_seq, signals and their overruns. The sampler reads them to tell that
+	 * the last expiration the schedule passed has been taken (the count is stored first). */
+	_Atomic uint32_t counted_seq;
+	_Atomic uint64_t expired;
 	struct pyi_raw_frame *scratch;       /* max_depth frames for the walk */
 	struct pyi_frame_memo frames;        /* what the walks of this thread validated */
 };
