@@ -11,8 +11,9 @@
  *     same walk on the sampler thread for a thread that is off the CPU, and
  *     pyi_handler_flush_cpu credits a thread's last CPU time from there, under the same
  *     flag); the slot's expiration count (counted_seq, expired) is written by the
- *     thread's own handler alone (the sampler reads it); the timer's schedule (arm_*) is read under its sequence number, and
- *     the looks' bounds on finalization (live_cpu, dead_cpu) as they stand;
+ *     thread's own handler alone (the sampler reads it); the timer's schedule (arm_*) is
+ *     read under its sequence number, and the looks' bounds on finalization (live_cpu,
+ *     dead_cpu) as they stand;
  *   - use initial-exec TLS declared in this file (never general-dynamic TLS: __tls_get_addr
  *     may allocate).
  * It never allocates, locks, uses stdio or calls the Python API, and it saves errno.
@@ -317,8 +318,8 @@ static void count_expirations(struct pyi_thread_slot *slot, const siginfo_t *inf
 				      memory_order_relaxed);
 		return;
 	}
-	/* The count first: the sampler, reading the arming, then the count, never pairs this
-	 * arming with the count of an earlier one. */
+	/* The count first: a sampler that reads this arming's number then reads this arming's
+	 * count, never an earlier one's. */
 	atomic_store_explicit(&slot->expired, expired, memory_order_relaxed);
 	atomic_store_explicit(&slot->counted_seq, seq, memory_order_release);
 }
