@@ -5,6 +5,9 @@
  * not, the agent returns at once and stays inert: no thread, no signal handler, no file, no
  * output (DESIGN invariant 1). If it is, the PYINSTR_* configuration is read and a session
  * starts, unless PYINSTR_ENABLED=0 leaves it to the API (pyinstr_start/pyinstr_stop).
+ * A process that links libpython has not started its interpreter yet when the constructor
+ * runs, and may never (perf links it for its scripts): the session's file waits until an
+ * interpreter exists, so such a process gets no file and no output (writer.c, file_due).
  *
  * Sessions end on every exit path we can see: the destructor (normal exit, sys.exit, an
  * uncaught exception), _exit (os._exit) and exec (interposed below). A fork child starts a

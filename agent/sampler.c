@@ -62,6 +62,11 @@
  * interpreter began finalizing placed (handler.c), within 20 ms. Signals sent from here keep
  * to the interval (signal_spacing). */
 #define MAX_PERIOD_NS 20000000u
+/* Before an interpreter exists, the sampler looks for one every period for this long, then
+ * every MAX_PERIOD_NS: a program that starts Python late has at most that much of its start
+ * unsampled, and one that never does (perf links libpython for its scripts) wakes this
+ * thread only 50 times a second. */
+#define AWAIT_INTERPRETER_FAST_NS 1000000000u
 /* How long the period stays capped after a stretch off the CPU went unseen. */
 #define CAP_HOLD_NS 2000000000u
 /* How often running threads' run-queue waits are read, and the share of that time spent
@@ -908,6 +913,21 @@ void *pyi_sampler_main(void *arg)
 		/* Late by a whole period (descheduled): start again from now. */
 		if (now >= next + period)
 			next = now;
+		if (!atomic_load_explicit(&s->interpreter_seen, memory_order_relaxed)) {
+			/* A program that links libpython may never start it (perf): nothing to
+			 * list or sample until it does, and no file (writer.c, file_due). */
+			if (!pyi_loader_interpreter_started_sigsafe(s->py)) {
+				first = 0;
+				period = now - s->start_mono_ns < AWAIT_INTERPRETER_FAST_NS
+						 ? (shortest < RESCAN_NS ? shortest : RESCAN_NS)
+						 : MAX_PERIOD_NS;
+				continue;
+			}
+			atomic_store(&s->interpreter_seen, 1);
+		}
+		/* Nowhere to write (the writer said why): sample nothing. */
+		if (atomic_load(&s->open_failed))
+			break;
 		int changing = 0;
 		if (now - last_rescan >= RESCAN_NS || first) {
 			changing |= rescan(s, &st, now);
@@ -974,7 +994,8 @@ void *pyi_sampler_main(void *arg)
 		period = changing ? shortest : (period * 2 < longest ? period * 2 : longest);
 	}
 	/* A last look credits threads with their time up to the end. */
-	if (s->handlers_installed && !atomic_load(&s->handler_lost)) {
+	if (s->handlers_installed && !atomic_load(&s->handler_lost) &&
+	    !atomic_load(&s->open_failed)) {
 		for (int i = 0; i < s->slots_hi; i++) {
 			if (!atomic_load_explicit(&s->slots[i].serial, memory_order_relaxed))
 				continue;

@@ -167,7 +167,12 @@ int pyi_session_start(struct pyi_session *s, const struct pyi_config *cfg,
 	s->intern = &intern;
 	s->slots = slots;
 
-	if (!s->fork_child) {
+	s->open_deferred = !s->fork_child && !pyi_loader_interpreter_started_sigsafe(py);
+	/* A program may change directory before its file is opened: a relative path names a
+	 * file where the program started, as it would have at once. */
+	if (s->open_deferred && !getcwd(s->start_cwd, sizeof(s->start_cwd)))
+		s->start_cwd[0] = '\0';
+	if (!s->fork_child && !s->open_deferred) {
 		rc = pyi_writer_open(s);
 		if (rc)
 			return rc;

@@ -163,6 +163,11 @@ struct pyi_session {
 	const struct pyi_python *py;
 	pid_t pid;
 	int fork_child;              /* opened lazily, never clobbers */
+	/* The file waits for an interpreter: a program that links libpython without starting
+	 * it (perf) gets no file and no output. Set when the session starts before one. */
+	int open_deferred;
+	char start_cwd[PYI_CONFIG_PATH_MAX]; /* where a deferred relative path is, or "" */
+	_Atomic int interpreter_seen; /* sampler: an interpreter exists (or existed) */
 	pid_t fork_of;
 	int signo;                   /* the sampling signal */
 	/* Threads are signalled by perf task-clock events (agent/perfclock.h), at random CPU
@@ -205,7 +210,7 @@ struct pyi_session {
 	int writer_finished;         /* it did: the stopping thread has only to tidy up */
 	char path[PYI_CONFIG_PATH_MAX + 16];
 	uint64_t threads_seen;
-	int open_failed;
+	_Atomic int open_failed;     /* writer: the file could not be made; sampler: stop */
 	_Atomic int handler_lost;    /* our signal handler was replaced by the program */
 	int handlers_installed;      /* sampler: installed once the interpreter is initialised */
 	_Atomic int signo_chosen;    /* the sampling signal, for the writer, once installed */
@@ -276,10 +281,10 @@ int pyi_writer_open(struct pyi_session *s);
 /* Fork child: lets go of the parent's profile without writing (closing the descriptor only
  * if it is still the profile). */
 void pyi_writer_forget(struct pyi_session *s);
-/* Ends the file (a fork child's opened first if it has samples): drains everything, writes
- * counters and END (if finish_reason >= 0), closes, says where. Run by the writer thread when
- * the session stops (finish_requested), or by the stopping thread when the writer thread
- * never ran. */
+/* Ends the file (opened first if it is due: a fork child's with samples, or one that waited
+ * for an interpreter that came): drains everything, writes counters and END (if
+ * finish_reason >= 0), closes, says where. Run by the writer thread when the session stops
+ * (finish_requested), or by the stopping thread when the writer thread never ran. */
 void pyi_writer_end(struct pyi_session *s);
 /* After the writer thread ended: closes the profile's descriptor in the program's table,
  * if it is still the profile. */

@@ -9,9 +9,10 @@
  * Runs with every signal blocked, in a descriptor table of its own (agent/fdtable.h) where
  * the kernel allows: it writes through its own copy of the profile's descriptor, which the
  * program cannot close, and ends the file itself when the session stops, so that a file it
- * opened in that table (a fork child's) is ended too. pyi_writer_open runs on the thread that
- * starts the session; pyi_writer_end runs there too when the writer thread never ran;
- * neither while the writer thread runs.
+ * opened in that table (a fork child's, or one that waited for an interpreter) is ended too.
+ * pyi_writer_open runs on the thread that starts the session, or on the writer thread for a
+ * file opened late (file_due); pyi_writer_end runs on the stopping thread when the writer
+ * thread never ran; neither while the writer thread runs elsewhere.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -309,7 +310,15 @@ int pyi_writer_open(struct pyi_session *s)
 {
 	char path[PYI_CONFIG_PATH_MAX];
 	char msg[PYI_CONFIG_PATH_MAX + 200];
+	char full[PYI_CONFIG_PATH_MAX];
 	int rc = pyi_config_expand_output(s->cfg.output, (long)s->pid, path, sizeof(path));
+	if (rc == 0 && path[0] != '/' && s->open_deferred && s->start_cwd[0]) {
+		if ((size_t)snprintf(full, sizeof(full), "%s/%s", s->start_cwd, path) >=
+		    sizeof(full))
+			rc = -ENAMETOOLONG;
+		else
+			memcpy(path, full, sizeof(path));
+	}
 	if (rc == 0) {
 		rc = open_profile(s, path);
 		if (rc >= 0) {
@@ -564,9 +573,27 @@ static void finish_file(struct pyi_session *s, int reason)
 	say(msg);
 }
 
+/*
+ * Whether the file, not opened yet, is due now. A fork child's once it has something to say,
+ * so a child that execs at once leaves no file behind. One deferred until an interpreter
+ * exists once there is one: a program that links libpython but never starts it (perf, for its
+ * scripts) gets no file. At the end, the interpreter is asked once more: a program that ran
+ * and ended between two of the sampler's looks still gets its file.
+ */
+static int file_due(struct pyi_session *s, int ending)
+{
+	if (s->fd >= 0 || atomic_load(&s->open_failed))
+		return 0;
+	if (s->fork_child)
+		return ending ? load(&s->counters.samples) > 0
+			      : pyi_ring_peek(s->ring, &(uint32_t){0}) != NULL;
+	return s->open_deferred && (atomic_load(&s->interpreter_seen) ||
+				    (ending && pyi_loader_interpreter_started_sigsafe(s->py)));
+}
+
 void pyi_writer_end(struct pyi_session *s)
 {
-	if (s->fd < 0 && s->fork_child && !s->open_failed && load(&s->counters.samples) > 0)
+	if (file_due(s, 1))
 		pyi_writer_open(s);
 	finish_file(s, s->finish_reason);
 	s->writer_finished = 1;
@@ -609,13 +636,8 @@ void *pyi_writer_main(void *arg)
 		uint64_t now = pyi_now_ns(CLOCK_MONOTONIC);
 		if (pyi_session_sleep_until(s, now + next_poll_ns(s, now), &s->writer_stop))
 			break;
-		if (s->fd < 0 && s->fork_child && !s->open_failed &&
-		    (pyi_ring_peek(s->ring, &(uint32_t){0}) != NULL)) {
-			/* A fork child opens its file only once it has something to say, so a
-			 * child that execs at once leaves no file behind. */
-			if (pyi_writer_open(s) != 0)
-				continue;
-		}
+		if (file_due(s, 0) && pyi_writer_open(s) != 0)
+			continue;
 		if (s->fd < 0)
 			continue;
 		if (!w.signal_noted && atomic_load(&s->signo_chosen) > 0) {

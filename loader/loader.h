@@ -55,6 +55,11 @@ int pyi_loader_detect(struct pyi_python *py, char *why, size_t why_len);
 /* Non-zero while the runtime is initialised and not finalizing. Async-signal-safe. */
 int pyi_loader_runtime_live_sigsafe(const struct pyi_python *py);
 
+/* Non-zero once an interpreter was created in this process: from early in Py_Initialize,
+ * and still after Py_Finalize. Zero in a program that links libpython but never starts it
+ * (perf, for its scripts). Async-signal-safe. */
+int pyi_loader_interpreter_started_sigsafe(const struct pyi_python *py);
+
 /*
  * The PyThreadState bound to the calling OS thread (also while it waits with the GIL
  * released), or 0 when it has none or the state fails validation (thread_id must equal

@@ -74,6 +74,22 @@ int pyi_loader_runtime_live_sigsafe(const struct pyi_python *py)
 	return pyi_peek_ptr(L->runtime + L->rt_finalizing, &finalizing) == 0 && !finalizing;
 }
 
+int pyi_loader_interpreter_started_sigsafe(const struct pyi_python *py)
+{
+	const struct pyi_layout *L = &py->layout;
+	uintptr_t head = 0, finalizing = 0;
+
+	if (!L->runtime)
+		return 0;
+	if (pyi_loader_runtime_live_sigsafe(py))
+		return 1;
+	/* The main interpreter is linked into interpreters.head early in Py_Initialize, before
+	 * the runtime says it is initialised; _finalizing is set by Py_FinalizeEx and stays set
+	 * unless Py_Initialize runs again. */
+	return (pyi_peek_ptr(L->runtime + L->rt_interpreters_head, &head) == 0 && head) ||
+	       (pyi_peek_ptr(L->runtime + L->rt_finalizing, &finalizing) == 0 && finalizing);
+}
+
 /* The tstate bound to this OS thread (the "gilstate"), unvalidated. */
 static uintptr_t bound_tstate(const struct pyi_layout *L)
 {

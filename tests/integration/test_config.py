@@ -1,8 +1,9 @@
 """Configuration: each bad PYINSTR_* value gives exactly one stderr line naming the variable,
 the program's output and status are unchanged and it is still profiled with the default;
 PYINSTR_ENABLED=0 leaves the agent loaded but inert; PYINSTR_QUIET=1 adds nothing to stderr;
-the default output is pyinstr-<pid>.prof in the working directory; PYINSTR_INTERVAL sets the
-sampling period."""
+the default output is pyinstr-<pid>.prof in the working directory, the one the program started
+in even if it moves at once; an output that cannot be made is one stderr line; PYINSTR_INTERVAL
+sets the sampling period."""
 # pyitest: exclusive
 import os
 import time
@@ -111,6 +112,39 @@ def main():
             os.listdir(d))
     t.check(r.err.splitlines()[-1].endswith(want), "the exit line names it", want,
             r.err.splitlines()[-1:])
+
+    # A program that changes directory at once still has its file where it started.
+    d, elsewhere = t.subdir("started-here"), t.subdir("moved-there")
+    script = t.path("chdir_first.py")
+    with open(script, "w") as f:
+        f.write("import os, sys\nos.chdir(sys.argv[1])\nsys.argv = sys.argv[2:]\n"
+                "exec(open(sys.argv[0]).read())\n")
+    env = t.env()
+    env["PYINSTR_OUTPUT"] = "moved-%p.prof"
+    r = t.run([t.python, script, elsewhere, t.workload("hello.py")], env=env, cwd=d)
+    want = "moved-%d.prof" % r.pid
+    t.check(r.returncode == 0 and os.listdir(d) == [want] and os.listdir(elsewhere) == [],
+            "a relative PYINSTR_OUTPUT names a file in the directory the program started in",
+            "%s in %s" % (want, d), "exit status %s; %s; there: %s" % (
+                r.returncode, os.listdir(d), os.listdir(elsewhere)))
+
+    # A file that cannot be made: one line naming PYINSTR_OUTPUT, and the program runs.
+    d = t.subdir("unwritable")
+    missing = os.path.join(d, "no-such-directory", "out.prof")
+    r = t.run_py("hello.py", env=t.env(PYINSTR_OUTPUT=missing), cwd=d)
+    lines = r.err.splitlines()
+    ours = [l for l in lines if l.startswith("pyinstr: ")]
+    t.check(r.returncode == 0 and r.stdout == bare.stdout,
+            "an unwritable PYINSTR_OUTPUT: stdout and exit status unchanged", repr(bare.out),
+            repr(r.out))
+    t.check(len(ours) == 1 and "PYINSTR_OUTPUT" in ours[0] and missing in ours[0],
+            "an unwritable PYINSTR_OUTPUT: one stderr line names the variable and the path",
+            "one 'pyinstr: ... %s ... PYINSTR_OUTPUT ...' line" % missing, lines)
+    t.check([l for l in lines if l not in ours] == bare.err.splitlines(),
+            "an unwritable PYINSTR_OUTPUT: nothing else is added to stderr", repr(bare.err),
+            lines)
+    t.check(os.listdir(d) == [], "an unwritable PYINSTR_OUTPUT: no file anywhere else", [],
+            os.listdir(d))
 
     # The interval is honoured: 0.5 s of work at 10ms and at 100us. A running thread is
     # signalled by a CPU-time timer, which the kernel checks at its scheduler tick (CONFIG_HZ,
