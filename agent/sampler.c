@@ -81,6 +81,13 @@
 /* A thread that used less than 1/LITTLE_CPU_INV of the time since the last round of checks
  * in CPU is not checked for contention. */
 #define LITTLE_CPU_INV 50
+/* A thread's signal mask is read again once it has used this much CPU since the last read,
+ * or at the first round after MASK_CHECK_LATEST_NS if it used less but some. Fifty threads
+ * that wake for moments every 10 ms (idle50) each had their status read every round, a
+ * thousand reads a second: a fifth of the sampler's CPU. A timer's signal needs a period of
+ * the thread's CPU (an interval, or an event's mean of two ticks) to come. */
+#define MASK_CHECK_CPU_NS 1000000u
+#define MASK_CHECK_LATEST_NS 1000000000u
 /* A running thread whose handler has not run for this much CPU, or for LATE_PERIODS of its
  * timer's or event's (mean) periods if that is more, is counted as late: it blocks the signal
  * (or the timer is gone). Without the second, PYINSTR_INTERVAL=500ms gave up every running
@@ -585,14 +592,19 @@ static int was_preempted(struct pyi_thread_slot *slot)
  * A thread that blocks our signal would keep a timer signal pending, and a thread that then
  * takes signals with sigwait() could be handed it. Its timer goes (recent kernels drop the
  * pending signal of a deleted timer) until it unblocks; meanwhile it is read only while off
- * the CPU. Only threads that ran since the last check can have changed their mask.
+ * the CPU. Only threads that ran since the last check can have changed their mask, and one
+ * that ran only moments is checked at most every MASK_CHECK_LATEST_NS.
  */
-static void check_signal_mask(struct pyi_session *s, struct pyi_thread_slot *slot,
+static void check_signal_mask(struct pyi_session *s, struct pyi_thread_slot *slot, uint64_t now,
 			      struct status_once *once)
 {
-	if (slot->seen_cpu == slot->mask_checked_cpu && !slot->never_looked)
+	uint64_t used = slot->seen_cpu - slot->mask_checked_cpu;
+	if (!slot->never_looked &&
+	    (used == 0 || (used < MASK_CHECK_CPU_NS && now - slot->mask_checked_at <
+							     MASK_CHECK_LATEST_NS)))
 		return;
 	slot->mask_checked_cpu = slot->seen_cpu;
+	slot->mask_checked_at = now;
 	const struct task_status *st = status_of(once);
 	int blocked = st ? (int)((st->blocked >> (s->signo - 1)) & 1) : -1;
 	if (blocked == 1) {
@@ -966,7 +978,7 @@ void *pyi_sampler_main(void *arg)
 				if (!atomic_load_explicit(&s->slots[i].serial, memory_order_relaxed))
 					continue;
 				struct status_once once = {.tid = s->slots[i].tid};
-				check_signal_mask(s, &s->slots[i], &once);
+				check_signal_mask(s, &s->slots[i], now, &once);
 				any_contended |= check_contention(s, &s->slots[i], now, &once);
 			}
 			last_contention_check = now;
