@@ -48,7 +48,21 @@
 #define FLUSH_BYTES (256u << 10)
 #define LINE_CACHE_SIZE 65536u
 
-enum { THREAD_DEFINED = 1, THREAD_HAS_SAMPLE = 2 };
+/* Consecutive REPEAT records of a thread are written as one: a thread that stays off the CPU
+ * gets one at each of the sampler's looks (idle50 made 34,000 records and 1.8 MB a second),
+ * and the report needs only their sum. They are held until the thread's next sample, until
+ * they stand for HOLD_MAX_NS of wall time, or until the next flush, so a killed process
+ * loses no more of them than of anything else. */
+#define HOLD_MAX_NS 100000000u
+
+enum { THREAD_DEFINED = 1, THREAD_HAS_SAMPLE = 2, THREAD_LISTED = 4 };
+
+/* What the writer knows of a thread, by serial. */
+struct writer_thread {
+	unsigned char flags;
+	uint32_t held;        /* repeats held, merged into the three fields below */
+	uint64_t held_time_ns, held_wall_ns, held_cpu_ns;
+};
 
 struct line_cache_entry {
 	uint64_t key;
@@ -57,8 +71,9 @@ struct line_cache_entry {
 
 static struct {
 	struct pyi_recbuf buf;
-	unsigned char *thread_flags; /* by serial */
-	size_t thread_flags_cap;
+	struct writer_thread *per_thread; /* by serial */
+	uint32_t *held_list;              /* serials that may hold repeats (THREAD_LISTED) */
+	size_t per_thread_cap, held_n;
 	struct line_cache_entry *lines;
 	struct pyi_fmt_frame *frames;
 	uint64_t last_flush_ns;
@@ -77,6 +92,70 @@ static struct {
 static void say(const char *text)
 {
 	pyi_fdtable_say(w.private_table, text);
+}
+
+static struct writer_thread *writer_thread(uint32_t serial)
+{
+	if (serial >= w.per_thread_cap) {
+		size_t cap = w.per_thread_cap ? w.per_thread_cap : 256;
+		while (cap <= serial)
+			cap *= 2;
+		uint32_t *list = realloc(w.held_list, cap * sizeof(*list));
+		if (!list)
+			return NULL;
+		w.held_list = list;
+		struct writer_thread *p = realloc(w.per_thread, cap * sizeof(*p));
+		if (!p)
+			return NULL;
+		memset(p + w.per_thread_cap, 0, (cap - w.per_thread_cap) * sizeof(*p));
+		w.per_thread = p;
+		w.per_thread_cap = cap;
+	}
+	return &w.per_thread[serial];
+}
+
+static void write_held(uint32_t serial)
+{
+	struct writer_thread *t = &w.per_thread[serial];
+	if (!t->held)
+		return;
+	pyi_recbuf_sample(&w.buf, serial, t->held_time_ns, t->held_wall_ns, t->held_cpu_ns,
+			  PYI_SAMPLE_REPEAT, NULL, 0);
+	t->held = 0;
+}
+
+static void write_all_held(void)
+{
+	for (size_t i = 0; i < w.held_n; i++) {
+		write_held(w.held_list[i]);
+		w.per_thread[w.held_list[i]].flags &= (unsigned char)~THREAD_LISTED;
+	}
+	w.held_n = 0;
+}
+
+static void hold_repeat(struct writer_thread *t, const struct pyi_ring_sample *r)
+{
+	if (t->held && t->held_wall_ns + r->wall_ns > HOLD_MAX_NS)
+		write_held(r->serial);
+	if (!t->held) {
+		t->held_wall_ns = t->held_cpu_ns = 0;
+		if (!(t->flags & THREAD_LISTED)) {
+			t->flags |= THREAD_LISTED;
+			w.held_list[w.held_n++] = r->serial;
+		}
+	}
+	t->held++;
+	t->held_time_ns = r->time_ns;
+	t->held_wall_ns += r->wall_ns;
+	t->held_cpu_ns += r->cpu_ns;
+}
+
+/* A new file, or a fork child's: no thread defined, nothing held. */
+static void forget_threads(void)
+{
+	if (w.per_thread)
+		memset(w.per_thread, 0, w.per_thread_cap * sizeof(*w.per_thread));
+	w.held_n = 0;
 }
 
 /* Never holds the profile at 0, 1 or 2: the program may reopen them and expect them free,
@@ -145,6 +224,7 @@ void pyi_writer_forget(struct pyi_session *s)
 	s->fd = -1;
 	pyi_writer_release(s);
 	pyi_recbuf_reset(&w.buf);
+	forget_threads();
 }
 
 /* On the writer thread, just given a table of its own: keeps the profile's descriptor copied
@@ -195,6 +275,7 @@ static void remember_path(const char *path)
 static int flush(struct pyi_session *s)
 {
 	size_t off = 0;
+	write_all_held();
 	if (s->fd < 0 || w.write_errno || !fd_is_ours(s)) {
 		pyi_recbuf_reset(&w.buf);
 		return -1;
@@ -360,8 +441,7 @@ int pyi_writer_open(struct pyi_session *s)
 	w.repeats_without_stack = 0;
 	w.write_errno = 0;
 	w.signal_noted = 0;
-	if (w.thread_flags)
-		memset(w.thread_flags, 0, w.thread_flags_cap);
+	forget_threads();
 	pyi_recbuf_reset(&w.buf);
 	pyi_recbuf_file_header(&w.buf, (uint32_t)s->pid, s->start_real_ns);
 	add_process_info(s);
@@ -395,22 +475,6 @@ static void define_thread(uint32_t serial, uint32_t tid)
 	pyi_recbuf_thread(&w.buf, serial, tid, name, n);
 }
 
-static unsigned char *thread_flags(uint32_t serial)
-{
-	if (serial >= w.thread_flags_cap) {
-		size_t cap = w.thread_flags_cap ? w.thread_flags_cap : 256;
-		while (cap <= serial)
-			cap *= 2;
-		unsigned char *p = realloc(w.thread_flags, cap);
-		if (!p)
-			return NULL;
-		memset(p + w.thread_flags_cap, 0, cap - w.thread_flags_cap);
-		w.thread_flags = p;
-		w.thread_flags_cap = cap;
-	}
-	return &w.thread_flags[serial];
-}
-
 static int32_t frame_line(struct pyi_session *s, const struct pyi_code_entry *e,
 			  uint32_t code_id, int32_t instr)
 {
@@ -432,8 +496,8 @@ static int32_t frame_line(struct pyi_session *s, const struct pyi_code_entry *e,
 static int encode(struct pyi_session *s, const struct pyi_ring_sample *r, int final)
 {
 	const struct pyi_ring_frame *f = (const struct pyi_ring_frame *)(r + 1);
-	unsigned char *tf = thread_flags(r->serial);
-	if (!tf)
+	struct writer_thread *t = writer_thread(r->serial);
+	if (!t)
 		return 0;
 	for (int i = 0; i < r->depth; i++) {
 		struct pyi_code_entry *e = pyi_intern_entry(s->intern, f[i].code_id);
@@ -444,20 +508,20 @@ static int encode(struct pyi_session *s, const struct pyi_ring_sample *r, int fi
 		if ((st == PYI_INTERN_EMPTY || st == PYI_INTERN_FILLING) && !final)
 			return 1;
 	}
-	if (!(*tf & THREAD_DEFINED)) {
+	if (!(t->flags & THREAD_DEFINED)) {
 		define_thread(r->serial, r->tid);
-		*tf |= THREAD_DEFINED;
+		t->flags |= THREAD_DEFINED;
 		w.threads++;
 	}
 	if (r->flags & PYI_SAMPLE_REPEAT) {
-		if (!(*tf & THREAD_HAS_SAMPLE)) {
+		if (!(t->flags & THREAD_HAS_SAMPLE)) {
 			w.repeats_without_stack++; /* its stack was dropped: nothing to repeat */
 			return 0;
 		}
-		pyi_recbuf_sample(&w.buf, r->serial, r->time_ns, r->wall_ns, r->cpu_ns,
-				  PYI_SAMPLE_REPEAT, NULL, 0);
+		hold_repeat(t, r);
 		return 0;
 	}
+	write_held(r->serial); /* before the new stack: they repeat the one before it */
 	uint16_t flags = r->flags;
 	for (int i = 0; i < r->depth; i++) {
 		uint32_t id = f[i].code_id;
@@ -480,7 +544,7 @@ static int encode(struct pyi_session *s, const struct pyi_ring_sample *r, int fi
 	}
 	pyi_recbuf_sample(&w.buf, r->serial, r->time_ns, r->wall_ns, r->cpu_ns, flags, w.frames,
 			  r->depth);
-	*tf |= THREAD_HAS_SAMPLE;
+	t->flags |= THREAD_HAS_SAMPLE;
 	return 0;
 }
 
@@ -543,6 +607,7 @@ static void finish_file(struct pyi_session *s, int reason)
 	if (s->fd < 0)
 		return;
 	drain(s, 1);
+	write_all_held(); /* before END, which ends the file */
 	add_counters(s);
 	if (reason >= 0)
 		pyi_recbuf_end(&w.buf, pyi_now_ns(CLOCK_MONOTONIC) - s->start_mono_ns,
