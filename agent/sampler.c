@@ -341,6 +341,7 @@ static void choose_timer(struct pyi_session *s, int index, uint64_t now)
 		drop_timer(s, slot);
 		slot->event_declined = 1;
 		make_cpu_timer(s, index);
+		atomic_fetch_add_explicit(&s->counters.timers_for_idle, 1, memory_order_relaxed);
 	} else if (slot->perf_fd < 0 && slot->event_declined && used * LITTLE_CPU_INV >= 2 * span) {
 		drop_timer(s, slot);
 		slot->event_declined = 0;

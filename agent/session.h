@@ -153,6 +153,7 @@ struct pyi_counters {
 	_Atomic uint64_t waking_passes; /* an event's sample let pass: in a seen wait's waking */
 	_Atomic uint64_t signals_sent; /* signals the sampler sent to contended threads */
 	_Atomic uint64_t contended;    /* times a thread was found waiting for a CPU often */
+	_Atomic uint64_t timers_for_idle; /* events swapped for timers: threads that ran little */
 	_Atomic uint64_t threads_unsampled; /* threads found with no free slot (or no memory) */
 	_Atomic uint64_t handler_runs;
 	_Atomic uint64_t wake_cpu_ns;  /* CPU credited to waiting stacks for leaving the wait */

@@ -593,6 +593,7 @@ static void add_counters(struct pyi_session *s)
 		{"waking_passes", load(&c->waking_passes)},
 		{"signals_sent", load(&c->signals_sent)},
 		{"contended", load(&c->contended)},
+		{"timers_for_idle", load(&c->timers_for_idle)},
 		{"wake_cpu_ns", load(&c->wake_cpu_ns)},
 		{"wake_ticks_early", load(&c->wake_ticks_early)},
 		{"wake_ticks_later", load(&c->wake_ticks_later)},

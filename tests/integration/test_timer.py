@@ -7,7 +7,8 @@ within 3 points of the time it took, where the tick's samples read first_quarter
 24.4% on this project's VM. Runs of 4 s: an event's mean period is the interval, but at least
 two ticks (about 500 samples then at 250 Hz), and up to three attempts (a machine busy with
 other work), as test_jitter has. tick gives the CPU-time timers, signalled at the scheduler
-tick. The profile says which it got (INFO timer). Where the kernel refuses perf events (as
+tick; with events, a thread that runs under 2% of the time has such a timer in place of its
+event. The profile says which it got (INFO timer). Where the kernel refuses perf events (as
 for an unprivileged user under perf_event_paranoid 2 or more, tried here when the test runs
 as root), auto samples at the tick without a word, and perf says so in one line on stderr
 and samples at the tick too; the program prints the same either way."""
@@ -89,6 +90,54 @@ def check_event_rate(t, seen):
                 "%.0f (%d in %.3f s of CPU; %s)" % (rate, n, p.cpu_ns / 1e9, p.describe()))
         rates[interval] = round(rate)
     seen.append("events per CPU second: %s" % rates)
+
+
+IDLE_BESIDE_BUSY = """
+import threading, time
+
+def idle_thread_naps(stop):
+    while not stop.is_set():
+        time.sleep(0.01)
+
+def busy_main_work(seconds):
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+stop = threading.Event()
+napper = threading.Thread(target=idle_thread_naps, args=(stop,))
+napper.start()
+busy_main_work(1.0)
+stop.set()
+napper.join()
+"""
+
+
+def check_idle_thread(t, seen):
+    """A thread that runs under 2% of the time has a CPU-time timer in place of its event (an
+    event costs it at each wait); the busy thread beside it keeps its event."""
+    d = t.subdir("idle-beside-busy")
+    script = t.path("idle_beside_busy.py")
+    with open(script, "w") as f:
+        f.write(IDLE_BESIDE_BUSY)
+    r = t.run([t.python, "-S", script], env=t.env(outdir=d, PYINSTR_QUIET=1))
+    t.check(r.returncode == 0, "the idle-beside-busy workload runs", "exit status 0",
+            "%s, stderr %r" % (r.returncode, r.err))
+    p = pyitest.read_profile(t.only_profile(d))
+    t.check(p.counters.get("timers_for_idle", 0) == 1,
+            "the napping thread's event is swapped for a timer, the busy one's is not",
+            "timers_for_idle 1", p.describe())
+    n = p.counters.get("timer_signals", 0)
+    rate = n / (p.cpu_ns / 1e9) if p.cpu_ns else 0.0
+    want = 1e9 / max(1000000, 2 * tick_ns())
+    t.check(0.6 * want <= rate <= 1.4 * want, "the busy thread is still sampled by its event",
+            "%.0f..%.0f samples per CPU second" % (0.6 * want, 1.4 * want),
+            "%.0f (%s)" % (rate, p.describe()))
+    c = t.collapsed(p.path)
+    naps, work = c.inclusive("idle_thread_naps"), c.inclusive("busy_main_work")
+    t.check(naps >= 800 and work >= 800, "both threads' time is in the profile",
+            ">= 800 ms each of ~1000", "naps %.0f ms, work %.0f ms" % (naps, work))
+    seen.append("idle beside busy: timers_for_idle 1, events per CPU second %.0f" % rate)
 
 
 def check_tick(t, seen):
@@ -182,6 +231,7 @@ def main():
     if granted:
         check_events(t, seen)
         check_event_rate(t, seen)
+        check_idle_thread(t, seen)
     else:
         r, prof = run_ticklocked(t, "perf-refused", PYINSTR_TIMER="perf")
         check_refused(t, r, prof, "here")
