@@ -319,6 +319,28 @@ static void make_timer(struct pyi_session *s, int index)
 	make_cpu_timer(s, index);
 }
 
+/* The CPU a thread used over the last round of checks, and the round's length. */
+struct round_use {
+	int known; /* not the thread's first round */
+	uint64_t cpu, span;
+};
+
+/* Ends the thread's round at `now`: what it used since the last. */
+static struct round_use take_round(struct pyi_thread_slot *slot, uint64_t now)
+{
+	struct round_use u = {slot->round_at && now > slot->round_at,
+			      slot->seen_cpu - slot->round_cpu, now - slot->round_at};
+	slot->round_cpu = slot->seen_cpu;
+	slot->round_at = now;
+	return u;
+}
+
+/* Whether it used less than `parts`/LITTLE_CPU_INV of the round in CPU. */
+static int ran_little(const struct round_use *u, uint64_t parts)
+{
+	return u->known && u->cpu * LITTLE_CPU_INV < parts * u->span;
+}
+
 /*
  * Where events are used, a thread that ran less than 1/LITTLE_CPU_INV of the last round of
  * checks in CPU swaps its event for a CPU-time timer, and gets it back once it runs twice
@@ -328,21 +350,17 @@ static void make_timer(struct pyi_session *s, int index)
  * (3.11, 16 rounds). A thread that runs so little has few samples, and where the tick puts
  * them matters little.
  */
-static void choose_timer(struct pyi_session *s, int index, uint64_t now)
+static void choose_timer(struct pyi_session *s, int index, const struct round_use *used)
 {
 	struct pyi_thread_slot *slot = &s->slots[index];
-	uint64_t used = slot->seen_cpu - slot->timer_round_cpu, span = now - slot->timer_round_at;
-	int known = slot->timer_round_at && now > slot->timer_round_at;
-	slot->timer_round_cpu = slot->seen_cpu;
-	slot->timer_round_at = now;
-	if (!s->perf || !known || slot->contended || slot->timer_state != PYI_TIMER_FAST)
+	if (!s->perf || !used->known || slot->contended || slot->timer_state != PYI_TIMER_FAST)
 		return;
-	if (slot->perf_fd >= 0 && used * LITTLE_CPU_INV < span) {
+	if (slot->perf_fd >= 0 && ran_little(used, 1)) {
 		drop_timer(s, slot);
 		slot->event_declined = 1;
 		make_cpu_timer(s, index);
 		atomic_fetch_add_explicit(&s->counters.timers_for_idle, 1, memory_order_relaxed);
-	} else if (slot->perf_fd < 0 && slot->event_declined && used * LITTLE_CPU_INV >= 2 * span) {
+	} else if (slot->perf_fd < 0 && slot->event_declined && !ran_little(used, 2)) {
 		drop_timer(s, slot);
 		slot->event_declined = 0;
 		make_timer(s, index);
@@ -637,9 +655,9 @@ static void check_signal_mask(struct pyi_session *s, struct pyi_thread_slot *slo
 			      struct status_once *once)
 {
 	uint64_t used = slot->seen_cpu - slot->mask_checked_cpu;
-	if (!slot->never_looked &&
-	    (used == 0 || (used < MASK_CHECK_CPU_NS && now - slot->mask_checked_at <
-							     MASK_CHECK_LATEST_NS)))
+	int due = used >= MASK_CHECK_CPU_NS ||
+		  (used && now - slot->mask_checked_at >= MASK_CHECK_LATEST_NS);
+	if (!due && !slot->never_looked)
 		return;
 	slot->mask_checked_cpu = slot->seen_cpu;
 	slot->mask_checked_at = now;
@@ -673,7 +691,7 @@ static void check_signal_mask(struct pyi_session *s, struct pyi_thread_slot *slo
  * waiting for a CPU; its timer is disarmed meanwhile. Returns whether it is contended.
  */
 static int check_contention(struct pyi_session *s, struct pyi_thread_slot *slot, uint64_t now,
-			    struct status_once *once)
+			    const struct round_use *used, struct status_once *once)
 {
 	uint64_t delay;
 	const struct task_status *st;
@@ -684,9 +702,6 @@ static int check_contention(struct pyi_session *s, struct pyi_thread_slot *slot,
 	/* An event's signals do not come at the tick: nothing to keep step with. */
 	if (slot->perf_fd >= 0)
 		return 0;
-	uint64_t round_cpu = slot->round_cpu, round_at = slot->round_at;
-	slot->round_cpu = slot->seen_cpu;
-	slot->round_at = now;
 	/* A thread that has not run since the last check has nothing new to say: the window
 	 * just grows (its run-queue wait can only have grown if it was starved outright, which
 	 * the next check after it runs sees). */
@@ -695,8 +710,7 @@ static int check_contention(struct pyi_session *s, struct pyi_thread_slot *slot,
 	/* One that ran only moments since the last round (an idle worker waking now and then)
 	 * has too few samples for where they land to matter, and reading its files cost idle50's
 	 * sampler a quarter of its CPU: its window starts again when it runs more. */
-	if (!slot->contended && round_at && now > round_at &&
-	    (slot->seen_cpu - round_cpu) * LITTLE_CPU_INV < now - round_at) {
+	if (!slot->contended && ran_little(used, 1)) {
 		slot->delay_seen_at = 0;
 		return 0;
 	}
@@ -1016,9 +1030,11 @@ void *pyi_sampler_main(void *arg)
 				if (!atomic_load_explicit(&s->slots[i].serial, memory_order_relaxed))
 					continue;
 				struct status_once once = {.tid = s->slots[i].tid};
+				struct round_use used = take_round(&s->slots[i], now);
 				check_signal_mask(s, &s->slots[i], now, &once);
-				choose_timer(s, i, now);
-				any_contended |= check_contention(s, &s->slots[i], now, &once);
+				choose_timer(s, i, &used);
+				any_contended |= check_contention(s, &s->slots[i], now, &used,
+								  &once);
 			}
 			last_contention_check = now;
 		}

@@ -70,7 +70,6 @@ struct pyi_thread_slot {
 	/* its CPU clock when its signal mask was last read, and when that was */
 	uint64_t mask_checked_cpu, mask_checked_at;
 	int event_declined;      /* runs too little for an event: a CPU-time timer (choose_timer) */
-	uint64_t timer_round_cpu, timer_round_at; /* its CPU clock at the last round, and when */
 	uint64_t voluntary_switches; /* from its status, when last asked whether it was preempted */
 	int switches_known;
 	_Atomic uint32_t handled;            /* handler: signals of ours it has taken */

@@ -78,16 +78,18 @@ int pyi_loader_interpreter_started_sigsafe(const struct pyi_python *py)
 {
 	const struct pyi_layout *L = &py->layout;
 	uintptr_t head = 0, finalizing = 0;
+	int32_t initialized = 0;
 
 	if (!L->runtime)
 		return 0;
-	if (pyi_loader_runtime_live_sigsafe(py))
-		return 1;
 	/* The main interpreter is linked into interpreters.head early in Py_Initialize, before
 	 * the runtime says it is initialised; _finalizing is set by Py_FinalizeEx and stays set
-	 * unless Py_Initialize runs again. */
-	return (pyi_peek_ptr(L->runtime + L->rt_interpreters_head, &head) == 0 && head) ||
-	       (pyi_peek_ptr(L->runtime + L->rt_finalizing, &finalizing) == 0 && finalizing);
+	 * unless Py_Initialize runs again. A failed read leaves its value 0. */
+	if (L->rt_initialized != NONE)
+		pyi_peek_i32(L->runtime + L->rt_initialized, &initialized);
+	pyi_peek_ptr(L->runtime + L->rt_interpreters_head, &head);
+	pyi_peek_ptr(L->runtime + L->rt_finalizing, &finalizing);
+	return initialized || head || finalizing;
 }
 
 /* The tstate bound to this OS thread (the "gilstate"), unvalidated. */
