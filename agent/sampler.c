@@ -945,16 +945,13 @@ void *pyi_sampler_main(void *arg)
 	sigaddset(&faults, SIGBUS);
 	pthread_sigmask(SIG_UNBLOCK, &faults, NULL);
 	/* The writer starts first and records its tid at once; wait for it, so that the first
-	 * listing does not take the writer for a thread of the program. */
+	 * listing does not take the writer for a thread of the program (one later than this is
+	 * let go at the listing after it has). */
 	for (int i = 0; i < 100 && atomic_load(&s->agent_tids[1]) <= 0; i++) {
 		struct timespec ms = {0, 1000000};
 		nanosleep(&ms, NULL);
 	}
-	/* Where glibc keeps a thread's kernel id, learnt from the two agent threads. */
-	uintptr_t agent_pthreads[2] = {(uintptr_t)pthread_self(), (uintptr_t)s->writer_thread};
-	long agent_tids[2] = {s->agent_tids[0], s->agent_tids[1]};
-	if (agent_tids[1] > 0)
-		pyi_loader_learn_pthread_tid(agent_pthreads, agent_tids, 2);
+	int tid_offset_tried = 0;
 	while (!atomic_load_explicit(&s->stopping, memory_order_acquire)) {
 		/* Weights use the measured spans, not the nominal period. */
 		if (s->cfg.jitter) {
@@ -992,6 +989,17 @@ void *pyi_sampler_main(void *arg)
 		/* Nowhere to write (the writer said why): sample nothing. */
 		if (atomic_load(&s->open_failed))
 			break;
+		/* Where glibc keeps a thread's kernel id, learnt from the two agent threads once
+		 * the writer has said its tid: before 3.11, the only way to find another
+		 * thread's state. (On a loaded machine the writer can take over the 100 ms
+		 * waited above to run: 3.10 then had 19 of 21 threads unsampled all along.) */
+		if (!tid_offset_tried && atomic_load(&s->agent_tids[1]) > 0) {
+			uintptr_t agent_pthreads[2] = {(uintptr_t)pthread_self(),
+						       (uintptr_t)s->writer_thread};
+			long agent_tids[2] = {s->agent_tids[0], s->agent_tids[1]};
+			pyi_loader_learn_pthread_tid(agent_pthreads, agent_tids, 2);
+			tid_offset_tried = 1;
+		}
 		int changing = 0;
 		if (now - last_rescan >= RESCAN_NS || first) {
 			changing |= rescan(s, &st, now);
