@@ -117,6 +117,18 @@ static void record_repeat(struct pyi_session *s, struct pyi_thread_slot *slot, u
 	record_sample(s, slot, 0, PYI_SAMPLE_REPEAT, now, wall_ns, cpu_ns);
 }
 
+/* Tells one stack in scratch from another: its code objects, their offsets and its flags
+ * (FNV-1a over them). */
+static uint64_t stack_hash(const struct pyi_thread_slot *slot, int depth, uint32_t flags)
+{
+	uint64_t h = 14695981039346656037u ^ ((uint64_t)flags << 32 | (uint32_t)depth);
+	for (int i = 0; i < depth; i++) {
+		h = (h ^ slot->scratch[i].id) * 1099511628211u;
+		h = (h ^ (uint32_t)slot->scratch[i].instr) * 1099511628211u;
+	}
+	return h;
+}
+
 /* The time the thread spent off the CPU since the slot's wall mark (the span's length less
  * the CPU it used), moving the mark to (now, cpu). Marks only move forward: the sampler's
  * clocks may have been read before the handler last moved them. */
@@ -650,13 +662,22 @@ int pyi_handler_observe_off_cpu(struct pyi_session *s, int index, uint64_t seen_
 	 * (pyi_handler_flush_cpu). */
 	if (credit_cpu)
 		used = take_cpu_share(slot, cpu);
-	record_sample(s, slot, depth, flags, now, off + used, used);
+	uint64_t hash = stack_hash(slot, depth, flags);
+	if (slot->has_stack && slot->last_read_off_cpu && hash == slot->off_cpu_stack) {
+		/* Back where it waited before: the same stack, more time. */
+		if (off + used)
+			record_repeat(s, slot, now, off + used, used);
+		rc = 2;
+	} else {
+		record_sample(s, slot, depth, flags, now, off + used, used);
+		rc = 1;
+	}
+	slot->off_cpu_stack = hash;
 	slot->has_stack = 1;
 	slot->last_blocked = 1;
 	slot->last_read_off_cpu = 1;
 	slot->last_depth = depth;
 	slot->last_flags = flags;
-	rc = 1;
 out:
 	atomic_store_explicit(&slot->busy, 0, memory_order_release);
 	return rc;

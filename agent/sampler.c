@@ -16,8 +16,9 @@
  *     per stretch off the CPU, and the time it spends off the CPU is credited to that stack
  *     by repeat records: no signal, so no EINTR, and 100 idle threads cost 100 clock reads;
  *   - adapts the period: it is the interval (within MIN_PERIOD_NS..MAX_PERIOD_NS) while
- *     threads come and go off the CPU, and doubles, up to MAX_PERIOD_NS, while nothing
- *     changes (one busy thread: almost no wake-ups). A handler that finds a thread was
+ *     threads come and go off the CPU in new stacks, and doubles, up to MAX_PERIOD_NS,
+ *     while nothing changes (one busy thread, or idle threads that wake and wait again
+ *     where they waited: a few wake-ups a second). A handler that finds a thread was
  *     off the CPU for long without a look brings it back down, and when that happens again
  *     within CAP_HOLD_NS caps it for a while at half that stretch, so that a program that
  *     blocks in stretches of a few milliseconds has each of them seen (time nobody saw off
@@ -750,8 +751,8 @@ static int check_contention(struct pyi_session *s, struct pyi_thread_slot *slot,
 
 /*
  * One look at one thread. Returns 1 when the thread had been on the CPU since the previous
- * look and is now off it (its stack was read): threads are coming and going, so the sampler
- * keeps its short period.
+ * look and is now off it in a stack other than the one it waited in before (its stack was
+ * read): threads are changing where they wait, so the sampler keeps its short period.
  */
 static int look_at_thread(struct pyi_session *s, int index, int last)
 {
@@ -831,9 +832,12 @@ static int look_at_thread(struct pyi_session *s, int index, int last)
 			 (!s->cfg.jitter || was_running || ran_cpu >= MIN_PERIOD_NS / 2) &&
 			 was_preempted(slot) == 1;
 	int rc = pyi_handler_observe_off_cpu(s, index, cpu, ran, credit_cpu);
-	if (rc == 1)
+	if (rc >= 1)
 		atomic_fetch_add_explicit(&s->counters.remote_walks, 1, memory_order_relaxed);
 	slot->nothing_at_cpu = rc < 0 && !atomic_load_explicit(&slot->busy, memory_order_relaxed);
+	/* One that woke and waits again where it waited before changed nothing: the span is
+	 * that stack's however it splits (fifty threads napping in a loop kept the looks at
+	 * their shortest period). */
 	return rc == 1 && ran;
 }
 

@@ -90,6 +90,7 @@ struct pyi_thread_slot {
 				   * stays so once the waking is credited) */
 	int last_depth;           /* that stack's depth and flags (it is in scratch) */
 	uint32_t last_flags;
+	uint64_t off_cpu_stack;   /* a hash of the last stack read off the CPU (stack_hash) */
 	/* The last stack a signal found the thread running in, kept when a read off the CPU
 	 * replaces it in scratch (max_depth frames). */
 	struct pyi_ring_frame *ran_frames;
@@ -251,8 +252,10 @@ void pyi_handler_reassert_guard(void);
  * signalling it (so no EINTR), and count only if its CPU clock did not move meanwhile;
  * otherwise its previous stack is repeated, up to seen_cpu (its clock is not read again).
  * credit_cpu: the CPU it used since its last sample goes to the stack read (a contended
- * thread, most likely waiting for a CPU). Returns 1 when a stack was read, 0 for a repeat,
- * -1 when nothing could be recorded (running after all, no thread state, busy).
+ * thread, most likely waiting for a CPU). Returns 1 when a stack was read, 2 when the stack
+ * read is the one it was last seen waiting in (it woke and waits again where it did: recorded
+ * as a repeat), 0 for a repeat without a read, -1 when nothing could be recorded (running
+ * after all, no thread state, busy).
  */
 int pyi_handler_observe_off_cpu(struct pyi_session *s, int index, uint64_t seen_cpu, int ran,
 				int credit_cpu);

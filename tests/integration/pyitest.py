@@ -246,6 +246,17 @@ def is_profile(path):
         return False
 
 
+def agent_wakeups(t, r):
+    """The rate printed by a workload that counts the agent's wake-ups (workloads/agentwake.py),
+    checking that it ran and found the agent's threads."""
+    m = re.search(r"AGENT-WAKEUPS max=(\d+) \((\d+) threads\)", r.out)
+    t.check(r.returncode == 0 and m is not None, "the workload runs",
+            "exit 0 and an AGENT-WAKEUPS line", "exit %s, %r" % (r.returncode, r.out))
+    rate, threads = int(m.group(1)), int(m.group(2))
+    t.check(threads >= 2, "the agent's threads are found beside the program's", ">= 2", threads)
+    return rate
+
+
 def ticklocked_errors(t, run, prof, names, tolerance):
     """For a run of workloads/ticklocked.py: the functions whose share of all the time in the
     profile is more than tolerance points from the truth the run printed, as messages, and a

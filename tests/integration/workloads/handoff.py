@@ -2,10 +2,11 @@
 threads keep coming and going off the CPU. At the end it prints how often each thread that is
 not the program's own (the agent's) was switched out voluntarily, per second of the run:
 AGENT-WAKEUPS max=N (0 threads: none found)."""
-import os
 import sys
 import threading
 import time
+
+import agentwake
 
 clock = time.perf_counter
 THREADS = 4
@@ -15,21 +16,6 @@ def spin(seconds):
     end = clock() + seconds
     while clock() < end:
         pass
-
-
-def voluntary_switches(tid):
-    try:
-        with open("/proc/self/task/%d/status" % tid) as f:
-            for line in f:
-                if line.startswith("voluntary_ctxt_switches:"):
-                    return int(line.split()[1])
-    except OSError:
-        return None
-    return None
-
-
-def others(own):
-    return [int(t) for t in os.listdir("/proc/self/task") if int(t) not in own]
 
 
 def main():
@@ -56,19 +42,15 @@ def main():
     for t in threads:
         t.start()
     time.sleep(0.2)  # every player registered in `own`, and the agent settled
-    before = dict((tid, voluntary_switches(tid)) for tid in others(own))
-    t0 = clock()
+    counting = agentwake.Counting(own)
     time.sleep(seconds)
-    elapsed = clock() - t0
-    after = dict((tid, voluntary_switches(tid)) for tid in others(own))
+    line = counting.stop()
     with cond:
         stop[0] = True
         cond.notify_all()
     for t in threads:
         t.join()
-    rates = [(after[t] - before[t]) / elapsed for t in after
-             if t in before and after[t] is not None and before[t] is not None]
-    print("AGENT-WAKEUPS max=%d (%d threads)" % (max(rates) if rates else 0, len(rates)))
+    print(line)
 
 
 main()
