@@ -19,8 +19,8 @@
  *     threads come and go off the CPU in new stacks, and doubles, up to MAX_PERIOD_NS,
  *     while nothing changes (one busy thread, or idle threads that wake and wait again
  *     where they waited: a few wake-ups a second). A handler that finds a thread was
- *     off the CPU for long without a look brings it back down, and when that happens again
- *     within CAP_HOLD_NS caps it for a while at half that stretch, so that a program that
+ *     off the CPU for long without a look brings it back down, and when such stretches add
+ *     up within CAP_HOLD_NS caps it for a while at half the stretch, so that a program that
  *     blocks in stretches of a few milliseconds has each of them seen (time nobody saw off
  *     the CPU goes to the stack running after it).
  * With PYINSTR_JITTER, every thread is sampled as a contended one is (below): its timer stays
@@ -69,8 +69,12 @@
  * unsampled, and one that never does (perf links libpython for its scripts) wakes this
  * thread only 50 times a second. */
 #define AWAIT_INTERPRETER_FAST_NS 1000000000u
-/* How long the period stays capped after a stretch off the CPU went unseen. */
+/* How long the period stays capped after a stretch off the CPU went unseen; and the window
+ * in which unseen stretches must add up to 1/CAP_UNSEEN_SHARE_INV of it to cap it. Time off
+ * the CPU that no look saw goes to the stack running after it: at that share, what it can
+ * move is half a point of the profile. */
 #define CAP_HOLD_NS 2000000000u
+#define CAP_UNSEEN_SHARE_INV 200
 /* How often running threads' run-queue waits are read, and the share of that time spent
  * waiting for a CPU that makes a thread contended (and the share that ends it). */
 #define CONTENTION_CHECK_NS 50000000u
@@ -941,7 +945,8 @@ void *pyi_sampler_main(void *arg)
 	/* Shorter stretches are credited to the stack that follows them, which is mostly where
 	 * they were spent; a virtual CPU the host stops for a moment looks the same. */
 	s->missed_block_ns = interval > 1000000u ? 2 * interval : 2000000u;
-	uint64_t period_cap = max_period, cap_until = 0, last_missed = 0;
+	uint64_t period_cap = max_period, cap_until = 0, miss_window_at = 0, missed_sum = 0;
+	unsigned misses = 0;
 	/* Faults must reach the guard: off-CPU reads walk from this thread. */
 	sigset_t faults;
 	sigemptyset(&faults);
@@ -1058,16 +1063,24 @@ void *pyi_sampler_main(void *arg)
 		uint64_t missed = atomic_exchange_explicit(&s->missed_block, 0, memory_order_relaxed);
 		if (missed) {
 			changing = 1;
-			/* A second unseen stretch within the hold caps the period: a program that
-			 * keeps waiting in short stretches, not a one-off (the host stopping this
-			 * virtual CPU once would cost 2 s of wake-ups every millisecond). */
+			/* Unseen stretches that add up within a window cap the period: a program
+			 * that keeps waiting in short stretches, not a one-off (the host stopping
+			 * this virtual CPU once would cost 2 s of wake-ups every millisecond), nor
+			 * a busy thread that now and then waits a little over the threshold for
+			 * the GIL (idle50's, once or twice a run, kept its looks at 1 ms). */
+			if (!miss_window_at || now - miss_window_at >= CAP_HOLD_NS) {
+				miss_window_at = now;
+				misses = 0;
+				missed_sum = 0;
+			}
+			misses++;
+			missed_sum += missed;
 			uint64_t cap = missed / 2 > shortest ? missed / 2 : shortest;
-			if (last_missed && now - last_missed < CAP_HOLD_NS) {
+			if (misses >= 2 && missed_sum >= CAP_HOLD_NS / CAP_UNSEEN_SHARE_INV) {
 				if (now >= cap_until || cap < period_cap)
 					period_cap = cap;
 				cap_until = now + CAP_HOLD_NS;
 			}
-			last_missed = now;
 		}
 		uint64_t longest = now < cap_until ? period_cap : max_period;
 		period = changing ? shortest : (period * 2 < longest ? period * 2 : longest);
