@@ -1,4 +1,4 @@
-"""The main thread computes for SECONDS (default 2.0), stopping to sleep 2.5 ms every 0.6 s:
+"""The main thread computes for SECONDS (default 2.4), stopping to sleep 2.5 ms every 0.8 s:
 waits a little longer than the agent's threshold for a stretch off the CPU that no look saw
 (2 ms at the default interval), too rare to matter to the profile. Prints how often the agent's threads woke
 meanwhile (agentwake.py): AGENT-WAKEUPS max=N (K threads)."""
@@ -9,7 +9,7 @@ import time
 import agentwake
 
 clock = time.perf_counter
-EVERY = 0.6
+EVERY = 0.8
 WAIT = 0.0025
 
 
@@ -26,7 +26,7 @@ def wait():
 
 
 def main():
-    seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 2.0
+    seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 2.4
     compute(0.2)  # the agent settled
     counting = agentwake.Counting({threading.get_native_id()})
     end = clock() + seconds
