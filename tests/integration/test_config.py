@@ -189,9 +189,12 @@ def main():
     t.check(p.counters.get("signals_late", -1) == 0 and p.counters.get("timer_signals", 0) >= 2,
             "PYINSTR_INTERVAL=500ms: the running thread is sampled, not given up as late",
             "signals_late 0, timer_signals >= 2", p.describe())
-    ms = t.collapsed(p.path).inclusive("hello_work")
+    # The module's time, not hello_work's alone: a sample carries the CPU since the one before
+    # (250-750 ms here), and one that lands on the line after the call carries the last of
+    # the work with it (twice in CI: 436 ms on <module> line 15, hello_work 2,586 ms).
+    ms = t.collapsed(p.path).inclusive("<module>", "hello.py")
     t.check(2600 <= ms <= 4000, "PYINSTR_INTERVAL=500ms: the work's time is all there",
-            "2600..4000 ms in hello_work", "%.1f ms" % ms)
+            "2600..4000 ms in hello.py's <module>", "%.1f ms" % ms)
     if len(rates) == 2:
         t.check(rates["100us"] >= 1.4 * rates["10ms"], "100us samples more often than 10ms",
                 ">= 1.4 x %.0f per CPU second" % rates["10ms"], "%.0f" % rates["100us"])
