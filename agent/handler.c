@@ -659,8 +659,11 @@ int pyi_handler_observe_off_cpu(struct pyi_session *s, int index, uint64_t seen_
 	 * in the stack it was running: this is a sample of its CPU, as a signal would have
 	 * taken. Otherwise its CPU is left to the timer, which samples where it was spent (a
 	 * computation before a sleep); what is left at the end goes to the last stack
-	 * (pyi_handler_flush_cpu). */
-	if (credit_cpu)
+	 * (pyi_handler_flush_cpu). Not to no stack at all: a thread with no Python frame is
+	 * past its program (finalizing, its module done) or not in it yet, and its CPU since
+	 * the last sample was the last stack's (a loop that ended the program, preempted on a
+	 * busy machine, lost 124 of its last ms to a read in the interpreter's shutdown). */
+	if (credit_cpu && depth > 0)
 		used = take_cpu_share(slot, cpu);
 	uint64_t hash = stack_hash(slot, depth, flags);
 	if (slot->has_stack && slot->last_read_off_cpu && hash == slot->off_cpu_stack) {
