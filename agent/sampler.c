@@ -755,8 +755,10 @@ static int check_contention(struct pyi_session *s, struct pyi_thread_slot *slot,
 
 /*
  * One look at one thread. Returns 1 when the thread had been on the CPU since the previous
- * look and is now off it in a stack other than the one it waited in before (its stack was
- * read): threads are changing where they wait, so the sampler keeps its short period.
+ * look and is now off it (its stack was read) in a stack other than the one it waited in
+ * before, or in that one after running more than a little: threads are changing where they
+ * wait, so the sampler keeps its short period. since_look: the time since the previous look
+ * (0 at the first).
  */
 static int look_at_thread(struct pyi_session *s, int index, int last, uint64_t since_look)
 {
