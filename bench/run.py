@@ -33,9 +33,9 @@ Columns:
                   wall_ns / cpu_ns would give a share more than 0.5 points away; without a
                   usable report it uses the file's figures.
 
-The 1 ms pyinstr rows that the overhead targets judge (fib, deep300, idle50) get more pairs
-than the other rows (--judge-pairs, default 15): after the rounds, bare and pyinstr at 1 ms run
-in turn until they have that many. On this project's VM one process runs a few percent faster
+The pyinstr rows that the targets judge (fib, deep300 and idle50 at 1 ms; depth100 at 100 us,
+for the handler's cost) get more pairs than the other rows (--judge-pairs, default 15): after
+the rounds, bare and that row's pyinstr run in turn until they have that many. On this project's VM one process runs a few percent faster
 or slower than the next with the same work (where its memory lands, not how long it runs), so
 a median of five pairs moves by about 1.5% from run to run: as much as the target's margin.
 
@@ -127,7 +127,9 @@ JITTER = [Config("pyinstr", "1ms", jitter=True), Config("pyinstr", "4ms", jitter
 BASELINE = [Config("baseline", "1ms"), Config("baseline", "100us")]
 INTERVAL_NS = {"1ms": 1000000, "100us": 100000}
 CPROFILE = Config("cProfile")
-JUDGED_AT_1MS = ("fib", "deep300", "idle50")  # workloads whose pyinstr@1ms row a target judges
+# The pyinstr row of each workload that a target judges: at 1 ms for overhead, at 100 us for
+# the handler's cost (a run's mean moves with a few slow samples among its 250).
+JUDGED = {"fib": "1ms", "deep300": "1ms", "idle50": "1ms", "depth100": "100us"}
 OTHERS = ("pyinstrument", "py-spy", "austin")
 
 
@@ -721,8 +723,8 @@ def targets(label, rows):
         context.append("all costs %.0f ns/sample" % d100["ns_per_sample"])
     if d100.get("handler_ns") is not None:
         out.append((name, "ok" if d100["handler_ns"] <= 2000 else "MISSED",
-                    "; ".join(["handler %.0f ns (agent's own timing) at 100us" %
-                               d100["handler_ns"]] + context)))
+                    "; ".join(["handler %.0f ns (agent's own timing, median of %s runs) at "
+                               "100us" % (d100["handler_ns"], d100.get("pairs"))] + context)))
     elif d100.get("agent_ns_per_sample") is not None:
         own = d100["agent_ns_per_sample"]
         out.append((name, "ok" if own <= 2000 else "MISSED",
@@ -866,9 +868,9 @@ def main():
                     help="3 rounds of about 0.5 s, a 1M-sample report profile")
     ap.add_argument("--rounds", type=int, help="rounds per workload (default 5, quick 3)")
     ap.add_argument("--judge-pairs", type=int, metavar="N",
-                    help="pairs of bare and pyinstr@1ms runs for the rows the overhead targets "
-                    "judge (%s; default 15, quick: as many as the rounds)" %
-                    ", ".join(JUDGED_AT_1MS))
+                    help="pairs of bare and pyinstr runs for the rows the targets judge (%s; "
+                    "default 15, quick: as many as the rounds)" %
+                    ", ".join("%s@%s" % kv for kv in JUDGED.items()))
     ap.add_argument("--seconds", type=float, help="bare run length (default 2, quick 0.5)")
     ap.add_argument("--report-samples", type=int,
                     help="samples in the report-throughput profile (default 10M, quick 1M)")
@@ -904,8 +906,9 @@ def main():
               "command: %s" % " ".join(["python3", "bench/run.py"] + sys.argv[1:]),
               "rounds: %d per workload, bare runs of about %.1f s; ratios are profiled/bare, "
               "median (min..max)" % (args.rounds, args.seconds),
-              "pairs: %d for pyinstr at 1ms on %s (the rows the overhead targets judge), "
-              "%d for the rest" % (args.judge_pairs, ", ".join(JUDGED_AT_1MS), args.rounds)]
+              "pairs: %d for the pyinstr rows the targets judge (%s), %d for the rest" % (
+                  args.judge_pairs, ", ".join("%s@%s" % kv for kv in JUDGED.items()),
+                  args.rounds)]
     for name in OTHERS:
         header.append("%s: %s" % (name, "found (%s)" % bench.others[name]
                                   if bench.others.get(name) else "not installed"))
@@ -949,8 +952,8 @@ def main():
                 for c in order:
                     runs[c.key].append(bench.run(c, python, wl, units))
                 load.append(loadavg())
-            judged = [BARE, PYINSTR[0]]
-            if wl.name in JUDGED_AT_1MS and PYINSTR[0] in cfgs:
+            judged = [BARE] + [c for c in PYINSTR if c.interval == JUDGED.get(wl.name)]
+            if len(judged) == 2 and judged[1] in cfgs:
                 if args.judge_pairs > args.rounds:
                     progress("%s %s: %d more pairs of %s" % (label, wl.name,
                                                              args.judge_pairs - args.rounds,
