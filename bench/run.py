@@ -35,9 +35,10 @@ Columns:
 
 The pyinstr rows that the targets judge (fib, deep300 and idle50 at 1 ms; depth100 at 100 us,
 for the handler's cost) get more pairs than the other rows (--judge-pairs, default 15): after
-the rounds, bare and that row's pyinstr run in turn until they have that many. On this project's VM one process runs a few percent faster
-or slower than the next with the same work (where its memory lands, not how long it runs), so
-a median of five pairs moves by about 1.5% from run to run: as much as the target's margin.
+the rounds, bare and that row's pyinstr run in turn until they have that many. On this
+project's VM one process runs a few percent faster or slower than the next with the same
+work, however long it runs, so a median of five pairs moves by about 1.5% from one bench run
+to the next: as much as the margin under a target.
 
 Then pyinstr-report's time and peak memory on a synthetic 10-million-sample profile, and the
 issue-4 targets, each marked ok or MISSED. Results also go to BUILD/bench/results.{txt,json}.
