@@ -532,8 +532,7 @@ def summarize(label, wl, cfg, pairs):
     wall_ratios = [p.wall / b.wall for b, p in good]
     cpu_ratios = [p.cpu / b.cpu for b, p in good if b.cpu > 0]
     row.cells.update(wall=median_range(wall_ratios, "%.3f"), cpu=median_range(cpu_ratios, "%.3f"))
-    row.data["pairs"] = len(good)
-    row.data.update(wall_ratio=statistics.median(wall_ratios),
+    row.data.update(pairs=len(good), wall_ratio=statistics.median(wall_ratios),
                     cpu_ratio=statistics.median(cpu_ratios) if cpu_ratios else None)
     bares = [b for b, _p in good]
     profs = [p for _b, p in good]
