@@ -328,23 +328,26 @@ PUBLIC int fexecve(int fd, char *const argv[], char *const envp[])
 	return rc;
 }
 
+int pyi_agent_in_python(const void *address)
+{
+	Dl_info where;
+	return python_image && dladdr(address, &where) && where.dli_fbase == python_image;
+}
+
 /* Is this fork os.fork() of a CPython that counts threads afterwards (3.12+)? */
 static int fork_is_counted(void *caller)
 {
-	Dl_info where;
 	if (!session_active || session.pid != getpid() || python.hexversion < 0x030c0000)
 		return 0;
-	return python_image && dladdr(caller, &where) && where.dli_fbase == python_image;
+	return pyi_agent_in_python(caller);
 }
 
 PUBLIC pid_t fork(void)
 {
-	Dl_info where;
 	void *caller = __builtin_return_address(0);
 	if (!real_fork)
 		real_fork = (fork_fn)dlsym(RTLD_NEXT, "fork");
-	fork_from_python = python_image && dladdr(caller, &where) &&
-			   where.dli_fbase == python_image;
+	fork_from_python = pyi_agent_in_python(caller);
 	if (!fork_is_counted(caller)) {
 		pid_t pid = real_fork();
 		if (pid != 0)

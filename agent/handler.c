@@ -9,13 +9,13 @@
  *     atomics, and write the calling thread's own registry slot, scratch buffer and frame
  *     memo, only while holding the slot's busy flag (pyi_handler_observe_off_cpu runs the
  *     same walk on the sampler thread for a thread that is off the CPU, and
- *     pyi_handler_flush_cpu credits a thread's last CPU time from there, under the same
- *     flag); the slot's expiration count (counted_seq, expired) is written by the
+ *     pyi_handler_flush_cpu credits a thread's last CPU time from there, or from the
+ *     ending thread itself through pyi_handler_thread_ends, under the same flag); the slot's expiration count (counted_seq, expired) is written by the
  *     thread's own handler alone (the sampler reads it); the timer's schedule (arm_*) is
  *     read under its sequence number, and the looks' bounds on finalization (live_cpu,
  *     dead_cpu) as they stand;
- *   - use initial-exec TLS declared in this file (never general-dynamic TLS: __tls_get_addr
- *     may allocate).
+ *   - use initial-exec TLS declared in this file, and read pyi_python_thread (threadends.c,
+ *     initial-exec too; never general-dynamic TLS: __tls_get_addr may allocate).
  * It never allocates, locks, uses stdio or calls the Python API, and it saves errno.
  *
  * The fault guard: CPython 3.11/3.12 publish a frame pointer before initialising it
@@ -76,6 +76,7 @@ static uint32_t record_stack(struct pyi_session *s, struct pyi_thread_slot *slot
 {
 	uint32_t len = (uint32_t)(sizeof(struct pyi_ring_sample) +
 				  (size_t)depth * sizeof(struct pyi_ring_frame));
+	slot->recorded = 1;
 	struct pyi_ring_sample *r = pyi_ring_reserve_sigsafe(s->ring, len);
 	if (!r)
 		return len; /* counted by the ring */
@@ -510,17 +511,23 @@ static void on_sample_signal(int signo, siginfo_t *info, void *uctx)
 		atomic_fetch_add_explicit(&slot->no_tstate_streak, 1, memory_order_relaxed);
 		atomic_fetch_add_explicit(&s->counters.no_tstate, 1, memory_order_relaxed);
 		uint64_t off = take_off_cpu(slot, entered, cpu_now);
-		if (depth == WALK_NO_RUNTIME && slot->has_stack) {
+		if (slot->has_stack) {
 			/* The first signal since the interpreter began finalizing: the span since
 			 * the last sample is the program's until its end and finalization's after.
 			 * Letting all of it go would drop up to a period of the program's last
-			 * work. */
-			credit_last_cpu(s, slot, entered, off, cpu_now, 1);
-			slot->has_stack = 0; /* finalization's time is not that stack's */
+			 * work. Or the first since the thread's state went, as the thread ends:
+			 * the span was its last stack's, as it is when no signal comes before the
+			 * end (20 ms threads lost all their time, and their first time with it, to
+			 * a signal just after). */
+			credit_last_cpu(s, slot, entered, off, cpu_now, depth == WALK_NO_RUNTIME);
+			slot->has_stack = 0; /* what follows is not that stack's */
 		}
-		/* Otherwise not Python time (a native thread, one between interpreters, or
+		/* A Python thread with nothing recorded yet keeps its time owed: to its first
+		 * stack, or counted as unseen as it ends (pyi_handler_thread_ends). Otherwise
+		 * not Python time (a native thread, one between interpreters, or
 		 * finalization): let it go. */
-		settle_cpu(slot, cpu_now);
+		if (!pyi_python_thread || slot->recorded)
+			settle_cpu(slot, cpu_now);
 	} else {
 		atomic_store_explicit(&slot->no_tstate_streak, 0, memory_order_relaxed);
 		uint64_t waited_at_cpu = slot->mark_wall_cpu;
@@ -686,22 +693,70 @@ out:
 	return rc;
 }
 
-void pyi_handler_flush_cpu(struct pyi_session *s, int index, int exited)
+enum flush_by { FLUSH_SAMPLER, FLUSH_EXITED, FLUSH_ITSELF };
+
+/* A Python thread ended with `cpu` ns of CPU time in no sample: no listing found it, or no
+ * sample had read its stack yet. */
+static void count_unseen(struct pyi_session *s, uint64_t cpu)
+{
+	atomic_fetch_add_explicit(&s->counters.threads_unseen, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&s->counters.threads_unseen_cpu_ns, cpu, memory_order_relaxed);
+}
+
+static int flush_slot(struct pyi_session *s, int index, enum flush_by by)
 {
 	struct pyi_thread_slot *slot = &s->slots[index];
 	struct timespec ts;
 
 	if (atomic_exchange_explicit(&slot->busy, 1, memory_order_acquire))
-		return;
+		return -1;
 	/* An exited thread's clock is gone: its CPU as last seen stands. */
-	if (slot->has_stack && (exited || clock_gettime(slot->cpu_clock, &ts) == 0)) {
-		uint64_t cpu = exited ? slot->seen_cpu : pyi_timespec_ns(&ts), now = mono_now();
-		uint64_t off = exited ? 0 : take_off_cpu(slot, now, cpu);
-		/* The interpreter may have finalized since (no signal came in finalization). */
-		credit_last_cpu(s, slot, now, off, cpu,
-				atomic_load_explicit(&slot->dead_cpu, memory_order_relaxed) != 0);
+	if (slot->has_stack && (by == FLUSH_EXITED || clock_gettime(slot->cpu_clock, &ts) == 0)) {
+		uint64_t cpu = by == FLUSH_EXITED ? slot->seen_cpu : pyi_timespec_ns(&ts);
+		uint64_t now = mono_now();
+		uint64_t off = by == FLUSH_EXITED ? 0 : take_off_cpu(slot, now, cpu);
+		/* The interpreter may have finalized since (no signal came in finalization). A
+		 * thread ending itself ran no finalization: the main thread runs it, and this
+		 * one's last Python work can end after it began, while the looks that place its
+		 * start read this thread's clock (the last of twenty threads lost 4 ms so). */
+		int finalizing = by != FLUSH_ITSELF &&
+				 atomic_load_explicit(&slot->dead_cpu, memory_order_relaxed) != 0;
+		credit_last_cpu(s, slot, now, off, cpu, finalizing);
+	} else if (!slot->recorded && by == FLUSH_ITSELF && pyi_python_thread &&
+		   clock_gettime(slot->cpu_clock, &ts) == 0) {
+		count_unseen(s, cpu_unsampled(slot, pyi_timespec_ns(&ts)));
+		settle_cpu(slot, pyi_timespec_ns(&ts));
 	}
 	atomic_store_explicit(&slot->busy, 0, memory_order_release);
+	return 0;
+}
+
+int pyi_handler_flush_cpu(struct pyi_session *s, int index, int exited)
+{
+	return flush_slot(s, index, exited ? FLUSH_EXITED : FLUSH_SAMPLER);
+}
+
+int pyi_handler_thread_ends(void)
+{
+	int rc = 0, found = 0;
+	/* Counted as a handler: a stop waits for it before it lets go of the slots. */
+	atomic_fetch_add(&handlers_running, 1);
+	struct pyi_session *s = atomic_load(&pyi_active_session);
+	if (s && s->pid == getpid()) {
+		pid_t tid = own_tid();
+		int slots_hi = __atomic_load_n(&s->slots_hi, __ATOMIC_RELAXED);
+		for (int i = 0; i < slots_hi && !found; i++) {
+			if (atomic_load_explicit(&s->slots[i].serial, memory_order_acquire) &&
+			    s->slots[i].tid == tid) {
+				found = 1;
+				rc = flush_slot(s, i, FLUSH_ITSELF);
+			}
+		}
+		if (!found && pyi_python_thread)
+			count_unseen(s, own_cpu_clock());
+	}
+	atomic_fetch_sub(&handlers_running, 1);
+	return rc;
 }
 
 static void on_fault(int signo, siginfo_t *info, void *uctx)

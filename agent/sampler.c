@@ -53,6 +53,10 @@
 /* A native thread's timer fires this many intervals of CPU apart. */
 #define NATIVE_SLOWDOWN 1000
 #define RESCAN_NS 10000000u
+/* A Python thread that starts (agent/threadends.c) has the threads listed at once, but no
+ * sooner than this after the last listing: a program that starts thousands of threads a
+ * second has them listed a thousand times a second, not at each. */
+#define STARTED_RESCAN_NS 1000000u
 /* The shortest period between looks, whatever the interval: each look wakes this thread,
  * which costs tens of microseconds on a virtual machine. Looking every 100 us at four
  * threads that kept coming and going took a third of a CPU (threads4 at 100us: 8,400
@@ -324,6 +328,14 @@ static void make_timer(struct pyi_session *s, int index)
 	make_cpu_timer(s, index);
 }
 
+/* A thread's first timer (or event), once the handlers are in. */
+static void arm_new(struct pyi_session *s, int index)
+{
+	struct pyi_thread_slot *slot = &s->slots[index];
+	if (slot->timer_state == PYI_TIMER_NONE && s->handlers_installed && !slot->blocks_ours)
+		make_timer(s, index);
+}
+
 /* The CPU a thread used over the last round of checks, and the round's length. */
 struct round_use {
 	int known; /* not the thread's first round */
@@ -382,6 +394,33 @@ static void release_slot(struct pyi_session *s, int index)
 	atomic_store_explicit(&slot->serial, 0, memory_order_relaxed);
 }
 
+/*
+ * Of a thread's CPU clock `cpu` at its registration, the part it used in the session before
+ * it (owed to its first sample), and where its wall time begins. The thread that started the
+ * session has had its time counted from the start (or the last look that found no
+ * interpreter). Any other was made since the session started, and all its time is the
+ * session's, unless the first listing found it and the session did not start alone (the
+ * API's pyinstr_start): its time is counted from now. Registered up to a listing late (10 ms,
+ * or more on a busy machine: a 1-second loop was registered 165 ms late and read 159 ms
+ * short), a thread's first time is not dropped.
+ */
+static uint64_t owed_at_registration(const struct pyi_session *s, pid_t tid, uint64_t cpu,
+				     uint64_t now, uint64_t *wall_from)
+{
+	*wall_from = now;
+	if (tid == s->starter_tid) {
+		if (cpu < s->starter_cpu_ns || now < s->starter_mono_ns)
+			return 0;
+		*wall_from = s->starter_mono_ns;
+		return cpu - s->starter_cpu_ns;
+	}
+	if (!s->listed && s->others_before)
+		return 0;
+	uint64_t owed = cpu < now - s->start_mono_ns ? cpu : now - s->start_mono_ns;
+	*wall_from = now - owed;
+	return owed;
+}
+
 /* The slot taken, or -1. */
 static int register_thread(struct pyi_session *s, pid_t tid, uint64_t now)
 {
@@ -400,13 +439,17 @@ static int register_thread(struct pyi_session *s, pid_t tid, uint64_t now)
 		slot->contended = s->cfg.jitter;
 		slot->cpu_clock = thread_cpu_clock(tid);
 		slot->timer_state = PYI_TIMER_NONE;
-		uint64_t cpu = pyi_now_ns(slot->cpu_clock);
-		slot->mark_wall = now;
-		slot->mark_wall_cpu = cpu;
-		slot->mark_cpu = cpu;
+		uint64_t cpu = pyi_now_ns(slot->cpu_clock), wall_from;
+		uint64_t owed = owed_at_registration(s, tid, cpu, now, &wall_from);
+		slot->mark_wall = wall_from;
+		slot->mark_wall_cpu = cpu - owed;
+		slot->mark_cpu = cpu - owed;
+		/* Owed from before the first sample: a carry, not a gap between samples (the
+		 * usual gap a sample takes is learnt from those). */
+		slot->cpu_share.carry = owed;
 		slot->seen_cpu = cpu;
 		slot->late_cpu = cpu;
-		slot->late_mark = cpu;
+		slot->late_mark = cpu - owed;
 		slot->never_looked = 1;
 		atomic_store_explicit(&slot->serial,
 				      atomic_fetch_add_explicit(&s->next_serial, 1,
@@ -450,6 +493,49 @@ static void rescan_one(long number, void *ctx)
 }
 
 /* Lists the process's threads; 1 when a new one was registered. */
+static int rescan(struct pyi_session *s, struct rescan_state *st, uint64_t now);
+
+/*
+ * Sleeps until the monotonic time `deadline`; -1 when the session stops first. Python threads
+ * that start meanwhile get their slots at once (STARTED_RESCAN_NS apart at most): listed
+ * only every RESCAN_NS, or less often with the looks backed off, threads of 20 ms went
+ * unseen, all their time lost. Returns 1 when it listed the threads (its CPU then is not a
+ * wait's), else 0.
+ */
+static int sleep_until_look(struct pyi_session *s, struct rescan_state *st, uint64_t deadline,
+			    uint64_t *last_rescan)
+{
+	int pending = 0, listed = 0;
+	for (;;) {
+		uint64_t wake_at = deadline;
+		if (pending && *last_rescan + STARTED_RESCAN_NS < deadline)
+			wake_at = *last_rescan + STARTED_RESCAN_NS;
+		int woken = pyi_session_sleep_until(s, wake_at, &s->stopping,
+						    pending ? NULL : &s->threads_started);
+		if (woken == 1)
+			return -1;
+		if (woken == 2) {
+			atomic_store(&s->threads_started, 0);
+			pending = s->listed; /* otherwise the first listing is still to come */
+		}
+		uint64_t now = pyi_now_ns(CLOCK_MONOTONIC);
+		if (pending && now >= *last_rescan + STARTED_RESCAN_NS) {
+			/* Armed now, not at the next look: a thread that ends before its
+			 * first sample has no stack for its time to go to. */
+			if (rescan(s, st, now))
+				for (int i = 0; i < s->slots_hi; i++)
+					if (atomic_load_explicit(&s->slots[i].serial,
+								 memory_order_relaxed))
+						arm_new(s, i);
+			*last_rescan = now;
+			pending = 0;
+			listed = 1;
+		}
+		if (now >= deadline)
+			return listed;
+	}
+}
+
 static int rescan(struct pyi_session *s, struct rescan_state *st, uint64_t now)
 {
 	/* Opened for each listing, never kept: where the thread shares the program's table (the
@@ -765,9 +851,7 @@ static int look_at_thread(struct pyi_session *s, int index, int last, uint64_t s
 	struct pyi_thread_slot *slot = &s->slots[index];
 
 	if (!last) {
-		if (slot->timer_state == PYI_TIMER_NONE && s->handlers_installed &&
-		    !slot->blocks_ours)
-			make_timer(s, index);
+		arm_new(s, index);
 		adjust_native(s, slot);
 	}
 	if (slot->tid == atomic_load_explicit(&s->forking_tid, memory_order_relaxed))
@@ -981,10 +1065,11 @@ void *pyi_sampler_main(void *arg)
 		}
 		uint64_t cpu_before = pyi_now_ns(CLOCK_THREAD_CPUTIME_ID);
 		uint64_t wall_before = pyi_now_ns(CLOCK_MONOTONIC);
-		if (!first && pyi_session_sleep_until(s, next, &s->stopping))
+		int slept = first ? 1 : sleep_until_look(s, &st, next, &last_rescan);
+		if (slept < 0)
 			break;
 		uint64_t now = pyi_now_ns(CLOCK_MONOTONIC);
-		if (!first)
+		if (slept == 0)
 			note_wait_cost(s, cpu_before, wall_before, now);
 		/* Late by a whole period (descheduled): start again from now. */
 		if (now >= next + period)
@@ -993,6 +1078,12 @@ void *pyi_sampler_main(void *arg)
 			/* A program that links libpython may never start it (perf): nothing to
 			 * list or sample until it does, and no file (writer.c, file_due). */
 			if (!pyi_loader_interpreter_started_sigsafe(s->py)) {
+				/* The starter's time so far was not the interpreter's. */
+				uint64_t cpu = pyi_now_ns(thread_cpu_clock(s->starter_tid));
+				if (cpu) {
+					s->starter_cpu_ns = cpu;
+					s->starter_mono_ns = now;
+				}
 				first = 0;
 				period = now - s->start_mono_ns < AWAIT_INTERPRETER_FAST_NS
 						 ? (shortest < RESCAN_NS ? shortest : RESCAN_NS)
@@ -1019,6 +1110,7 @@ void *pyi_sampler_main(void *arg)
 		if (now - last_rescan >= RESCAN_NS || first) {
 			changing |= rescan(s, &st, now);
 			last_rescan = now;
+			s->listed = 1;
 		}
 		first = 0;
 		if (!s->handlers_installed) {

@@ -4,16 +4,19 @@
  * then never touch freed memory, and start/stop cycles driven by the API cost nothing.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "agent/fdtable.h"
+#include "agent/proclist.h"
 #include "agent/session.h"
 #include "common/format.h"
 
@@ -132,6 +135,24 @@ static int start_thread(pthread_t *t, void *(*fn)(void *), void *arg)
 	return -rc;
 }
 
+static void count_one(long number, void *ctx)
+{
+	(void)number;
+	++*(int *)ctx;
+}
+
+/* Whether the process has threads besides the calling one (or cannot tell). */
+static int others_running(void)
+{
+	int threads = 0;
+	int dir = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir < 0)
+		return 1;
+	int rc = pyi_proc_numbers(dir, count_one, &threads);
+	close(dir);
+	return rc != 0 || threads != 1;
+}
+
 int pyi_session_start(struct pyi_session *s, const struct pyi_config *cfg,
 		      const struct pyi_python *py, pid_t fork_of)
 {
@@ -148,6 +169,10 @@ int pyi_session_start(struct pyi_session *s, const struct pyi_config *cfg,
 	s->agent_tids[0] = s->agent_tids[1] = -1;
 	s->start_mono_ns = pyi_now_ns(CLOCK_MONOTONIC);
 	s->start_real_ns = pyi_now_ns(CLOCK_REALTIME);
+	s->starter_tid = (pid_t)syscall(SYS_gettid);
+	s->starter_cpu_ns = pyi_now_ns(CLOCK_THREAD_CPUTIME_ID);
+	s->starter_mono_ns = s->start_mono_ns;
+	s->others_before = others_running();
 	atomic_store(&s->next_serial, 1);
 	s->tag = next_tag++ & 0x7fff;
 	if (s->tag == 0)
@@ -192,17 +217,24 @@ int pyi_session_start(struct pyi_session *s, const struct pyi_config *cfg,
 	return rc;
 }
 
-int pyi_session_sleep_until(struct pyi_session *s, uint64_t deadline_ns, _Atomic int *stop)
+int pyi_session_sleep_until(struct pyi_session *s, uint64_t deadline_ns, _Atomic int *stop,
+			    _Atomic int *nudge)
 {
 	struct timespec ts = {.tv_sec = (time_t)(deadline_ns / 1000000000u),
 			      .tv_nsec = (long)(deadline_ns % 1000000000u)};
-	int stopped;
+	int woken = 0;
 	pthread_mutex_lock(&s->wake_lock);
-	while (!(stopped = atomic_load_explicit(stop, memory_order_acquire)))
-		if (pthread_cond_timedwait(&s->wake_cond, &s->wake_lock, &ts) == ETIMEDOUT)
+	for (;;) {
+		if (atomic_load_explicit(stop, memory_order_acquire))
+			woken = 1;
+		else if (nudge && atomic_load_explicit(nudge, memory_order_acquire))
+			woken = 2;
+		if (woken ||
+		    pthread_cond_timedwait(&s->wake_cond, &s->wake_lock, &ts) == ETIMEDOUT)
 			break;
+	}
 	pthread_mutex_unlock(&s->wake_lock);
-	return stopped;
+	return woken;
 }
 
 static void wake(struct pyi_session *s, _Atomic int *flag)
@@ -211,6 +243,12 @@ static void wake(struct pyi_session *s, _Atomic int *flag)
 	atomic_store_explicit(flag, 1, memory_order_release);
 	pthread_cond_broadcast(&s->wake_cond);
 	pthread_mutex_unlock(&s->wake_lock);
+}
+
+void pyi_session_thread_starts(struct pyi_session *s)
+{
+	if (!atomic_load_explicit(&s->threads_started, memory_order_relaxed))
+		wake(s, &s->threads_started);
 }
 
 /* pthread_join returns once the thread's exit has cleared its tid, a little before the

@@ -84,6 +84,7 @@ struct pyi_thread_slot {
 	uint64_t mark_wall, mark_wall_cpu, mark_cpu;
 	struct pyi_cpu_share cpu_share;
 	int has_stack;            /* a stack was recorded, so a repeat can refer to it */
+	int recorded;             /* anything was recorded for the thread */
 	int last_blocked;         /* that stack was read while the thread was off the CPU, and
 				   * the wait's waking is not credited yet */
 	int last_read_off_cpu;    /* that stack was read while the thread was off the CPU (it
@@ -155,6 +156,8 @@ struct pyi_counters {
 	_Atomic uint64_t contended;    /* times a thread was found waiting for a CPU often */
 	_Atomic uint64_t timers_for_idle; /* events swapped for timers: threads that ran little */
 	_Atomic uint64_t threads_unsampled; /* threads found with no free slot (or no memory) */
+	_Atomic uint64_t threads_unseen; /* Python threads that ended before any listing saw them */
+	_Atomic uint64_t threads_unseen_cpu_ns; /* and the CPU time they used */
 	_Atomic uint64_t handler_runs;
 	_Atomic uint64_t wake_cpu_ns;  /* CPU credited to waiting stacks for leaving the wait */
 	_Atomic uint64_t wake_ticks_early; /* timer ticks within a wait's cost after it (waking.h) */
@@ -184,6 +187,14 @@ struct pyi_session {
 	uint32_t tag;                /* in si_value's high bits: tells our signals apart */
 	uint64_t start_mono_ns;
 	uint64_t start_real_ns;
+	/* The thread that started the session, and where its time in the session begins: its
+	 * CPU clock and the monotonic clock at the start, moved by the sampler's looks that find
+	 * no interpreter yet (a program that embeds Python runs its own code before). Its CPU
+	 * from there until the sampler registers it is its first sample's. */
+	pid_t starter_tid;
+	uint64_t starter_cpu_ns, starter_mono_ns;
+	int listed;                  /* sampler: a listing of the threads is done */
+	int others_before;           /* other threads ran when the session started */
 	struct pyi_ring *ring;     /* process-wide, reused by every session */
 	struct pyi_intern *intern;
 	struct pyi_counters counters;
@@ -202,6 +213,7 @@ struct pyi_session {
 	struct pyi_waking_ticks waking_ticks; /* how much of that the ticks see (waking.h) */
 	_Atomic int stopping;
 	_Atomic int writer_stop;
+	_Atomic int threads_started; /* a Python thread started since the sampler last listed */
 	pthread_mutex_t wake_lock;   /* with wake_cond: lets stop cut the threads' sleeps short */
 	pthread_cond_t wake_cond;
 	pthread_t sampler_thread, writer_thread;
@@ -261,12 +273,22 @@ int pyi_handler_observe_off_cpu(struct pyi_session *s, int index, uint64_t seen_
 				int credit_cpu);
 /*
  * Sampler thread, at the end of a session or of a thread (exited: the CPU it had at the last
- * look stands): the thread's CPU time that no sample covered yet (less than an interval for a
- * thread that ran steadily; more for one that ran in moments too short for its timer to
- * fire, such as an idle worker waking) and its time since the last record go to its last
- * stack.
+ * look stands), or the thread itself as it ends (pyi_handler_thread_ends): the thread's CPU
+ * time that no sample covered yet (less than an interval for a thread that ran steadily;
+ * more for one that ran in moments too short for its timer to fire, such as an idle worker
+ * waking) and its time since the last record go to its last stack. -1 when the slot was
+ * busy (nothing done), else 0.
  */
-void pyi_handler_flush_cpu(struct pyi_session *s, int index, int exited);
+int pyi_handler_flush_cpu(struct pyi_session *s, int index, int exited);
+/*
+ * A thread of the program, in its last moments (agent/threadends.c): its CPU time that no
+ * sample covered yet, read from its own clock, and its time since the last record go to its
+ * last stack, as the sampler's flush of an exited thread would with only its last look's
+ * clock. A Python thread (pyi_python_thread) with no slot, or nothing recorded, is counted
+ * as unseen, with its CPU. 0 when done (or the thread has no slot), -1 when its slot was
+ * busy: try again.
+ */
+int pyi_handler_thread_ends(void);
 /* What a slot's timer carries in si_value (session tag, registration serial, slot index). */
 uint64_t pyi_handler_timer_value(const struct pyi_session *s, int index, uint32_t serial);
 /* Waits (up to a second) until no sampling handler is running. Call after clearing
@@ -276,6 +298,13 @@ void pyi_handler_wait_idle(void);
 int pyi_handler_still_ours(struct pyi_session *s);
 /* The sampling signal while our handler is installed for it, else 0. Any context. */
 int pyi_handler_signal_held(void);
+
+/* threadends.c: this thread was started by the program's Python, through the agent's
+ * trampoline (initial-exec: the handler reads it). */
+extern __attribute__((tls_model("initial-exec"))) __thread int pyi_python_thread;
+
+/* agent.c: whether code at this address belongs to libpython (or the executable holding it) */
+int pyi_agent_in_python(const void *address);
 
 /* sampler.c */
 void *pyi_sampler_main(void *session);
@@ -311,7 +340,12 @@ static inline void pyi_session_note_missed(struct pyi_session *s, uint64_t off, 
 	    off > atomic_load_explicit(&s->missed_block, memory_order_relaxed))
 		atomic_store_explicit(&s->missed_block, off, memory_order_relaxed);
 }
-/* Sleeps until the CLOCK_MONOTONIC time deadline_ns, or until stop is set (non-zero then). */
-int pyi_session_sleep_until(struct pyi_session *s, uint64_t deadline_ns, _Atomic int *stop);
+/* Sleeps until the CLOCK_MONOTONIC time deadline_ns (0), until stop is set (1), or until
+ * nudge, if not NULL, is set (2). */
+int pyi_session_sleep_until(struct pyi_session *s, uint64_t deadline_ns, _Atomic int *stop,
+			    _Atomic int *nudge);
+/* A thread of the program's Python is starting (agent/threadends.c): the sampler lists the
+ * threads soon, not at its next look, so that a short one is not missed. Any thread. */
+void pyi_session_thread_starts(struct pyi_session *s);
 
 #endif

@@ -586,6 +586,8 @@ static void add_counters(struct pyi_session *s)
 		{"handler_ns", load(&c->handler_ns)},
 		{"signals_late", load(&c->signals_late)},
 		{"threads_unsampled", load(&c->threads_unsampled)},
+		{"threads_unseen", load(&c->threads_unseen)},
+		{"threads_unseen_cpu_ns", load(&c->threads_unseen_cpu_ns)},
 		{"handler_runs", load(&c->handler_runs)},
 		{"no_thread_state", load(&c->no_tstate)},
 		{"timer_failures", load(&c->timer_failures)},
@@ -700,7 +702,7 @@ void *pyi_writer_main(void *arg)
 		pyi_ring_prepare(s->ring, PREPARE_AHEAD);
 		pyi_intern_prepare(s->intern, INTERN_AHEAD);
 		uint64_t now = pyi_now_ns(CLOCK_MONOTONIC);
-		if (pyi_session_sleep_until(s, now + next_poll_ns(s, now), &s->writer_stop))
+		if (pyi_session_sleep_until(s, now + next_poll_ns(s, now), &s->writer_stop, NULL))
 			break;
 		if (file_due(s, 0) && pyi_writer_open(s) != 0)
 			continue;

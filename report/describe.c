@@ -68,6 +68,7 @@ const struct pyi_loss pyi_losses[] = {
 	{ "abandoned_fault", "stack walks abandoned (fault while reading)" },
 	{ "unknown_frames", "unknown frames" },
 	{ "intern_full", "code objects not interned (table full)" },
+	{ "threads_unseen", "Python threads ended before any sample (their time is not in the profile)" },
 };
 const size_t pyi_nlosses = sizeof(pyi_losses) / sizeof(pyi_losses[0]);
 

@@ -208,6 +208,8 @@ class Profile:
         self.max_depth_seen = 0
         self.last_sample_ns = 0   # time of the latest sample, ns since the session start
         self.sample_threads = {}  # thread id -> samples
+        self.thread_wall_ns = {}  # thread id -> wall time summed over its samples
+        self.thread_cpu_ns = {}   # thread id -> CPU time likewise
         self.counters = {}
         self.end_reason = None
         self.ends = 0
@@ -351,6 +353,8 @@ def parse_record(p, rtype, b):
         p.cpu_ns += cpu
         p.last_sample_ns = max(p.last_sample_ns, when)
         p.sample_threads[tid] = p.sample_threads.get(tid, 0) + 1
+        p.thread_wall_ns[tid] = p.thread_wall_ns.get(tid, 0) + wall
+        p.thread_cpu_ns[tid] = p.thread_cpu_ns.get(tid, 0) + cpu
         for bit in p.flag_counts:
             if flags & bit:
                 p.flag_counts[bit] += 1
