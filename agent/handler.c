@@ -10,8 +10,9 @@
  *     memo, only while holding the slot's busy flag (pyi_handler_observe_off_cpu runs the
  *     same walk on the sampler thread for a thread that is off the CPU, and
  *     pyi_handler_flush_cpu credits a thread's last CPU time from there, or from the
- *     ending thread itself through pyi_handler_thread_ends, under the same flag); the slot's expiration count (counted_seq, expired) is written by the
- *     thread's own handler alone (the sampler reads it); the timer's schedule (arm_*) is
+ *     ending thread itself through pyi_handler_thread_ends, under the same flag); the
+ *     slot's expiration count (counted_seq, expired) is written by the thread's own
+ *     handler alone (the sampler reads it); the timer's schedule (arm_*) is
  *     read under its sequence number, and the looks' bounds on finalization (live_cpu,
  *     dead_cpu) as they stand;
  *   - use initial-exec TLS declared in this file, and read pyi_python_thread (threadends.c,
@@ -711,8 +712,9 @@ static int flush_slot(struct pyi_session *s, int index, enum flush_by by)
 	if (atomic_exchange_explicit(&slot->busy, 1, memory_order_acquire))
 		return -1;
 	/* An exited thread's clock is gone: its CPU as last seen stands. */
-	if (slot->has_stack && (by == FLUSH_EXITED || clock_gettime(slot->cpu_clock, &ts) == 0)) {
-		uint64_t cpu = by == FLUSH_EXITED ? slot->seen_cpu : pyi_timespec_ns(&ts);
+	int clock_read = by != FLUSH_EXITED && clock_gettime(slot->cpu_clock, &ts) == 0;
+	uint64_t cpu = clock_read ? pyi_timespec_ns(&ts) : slot->seen_cpu;
+	if (slot->has_stack && (by == FLUSH_EXITED || clock_read)) {
 		uint64_t now = mono_now();
 		uint64_t off = by == FLUSH_EXITED ? 0 : take_off_cpu(slot, now, cpu);
 		/* The interpreter may have finalized since (no signal came in finalization). A
@@ -722,10 +724,9 @@ static int flush_slot(struct pyi_session *s, int index, enum flush_by by)
 		int finalizing = by != FLUSH_ITSELF &&
 				 atomic_load_explicit(&slot->dead_cpu, memory_order_relaxed) != 0;
 		credit_last_cpu(s, slot, now, off, cpu, finalizing);
-	} else if (!slot->recorded && by == FLUSH_ITSELF && pyi_python_thread &&
-		   clock_gettime(slot->cpu_clock, &ts) == 0) {
-		count_unseen(s, cpu_unsampled(slot, pyi_timespec_ns(&ts)));
-		settle_cpu(slot, pyi_timespec_ns(&ts));
+	} else if (!slot->recorded && by == FLUSH_ITSELF && pyi_python_thread && clock_read) {
+		count_unseen(s, cpu_unsampled(slot, cpu));
+		settle_cpu(slot, cpu);
 	}
 	atomic_store_explicit(&slot->busy, 0, memory_order_release);
 	return 0;

@@ -489,11 +489,36 @@ static void rescan_one(long number, void *ctx)
 	} else if ((found = register_thread(s, tid, st->now)) >= 0) {
 		st->seen[found] = 1;
 		st->found_new = 1;
+		/* Armed now, not at the next look: a thread that ends before its first sample
+		 * has no stack for its time to go to. */
+		arm_new(s, found);
 	}
 }
 
 /* Lists the process's threads; 1 when a new one was registered. */
-static int rescan(struct pyi_session *s, struct rescan_state *st, uint64_t now);
+static int rescan(struct pyi_session *s, struct rescan_state *st, uint64_t now)
+{
+	/* Opened for each listing, never kept: where the thread shares the program's table (the
+	 * kernel refused it one of its own), a program that closes every descriptor it did not
+	 * open must not get ours back under its own files' numbers. */
+	int task_fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (task_fd < 0)
+		return 0;
+	memset(st->seen, 0, sizeof(st->seen));
+	st->s = s;
+	st->now = now;
+	st->found_new = 0;
+	int rc = pyi_proc_numbers(task_fd, rescan_one, st);
+	close(task_fd);
+	if (rc < 0)
+		return st->found_new; /* keep everyone: an unreadable listing says nothing of exits */
+	for (int i = 0; i < s->slots_hi; i++) {
+		struct pyi_thread_slot *slot = &s->slots[i];
+		if (atomic_load_explicit(&slot->serial, memory_order_relaxed) && !st->seen[i])
+			release_slot(s, i);
+	}
+	return st->found_new;
+}
 
 /*
  * Sleeps until the monotonic time `deadline`; -1 when the session stops first. Python threads
@@ -520,13 +545,7 @@ static int sleep_until_look(struct pyi_session *s, struct rescan_state *st, uint
 		}
 		uint64_t now = pyi_now_ns(CLOCK_MONOTONIC);
 		if (pending && now >= *last_rescan + STARTED_RESCAN_NS) {
-			/* Armed now, not at the next look: a thread that ends before its
-			 * first sample has no stack for its time to go to. */
-			if (rescan(s, st, now))
-				for (int i = 0; i < s->slots_hi; i++)
-					if (atomic_load_explicit(&s->slots[i].serial,
-								 memory_order_relaxed))
-						arm_new(s, i);
+			rescan(s, st, now);
 			*last_rescan = now;
 			pending = 0;
 			listed = 1;
@@ -534,30 +553,6 @@ static int sleep_until_look(struct pyi_session *s, struct rescan_state *st, uint
 		if (now >= deadline)
 			return listed;
 	}
-}
-
-static int rescan(struct pyi_session *s, struct rescan_state *st, uint64_t now)
-{
-	/* Opened for each listing, never kept: where the thread shares the program's table (the
-	 * kernel refused it one of its own), a program that closes every descriptor it did not
-	 * open must not get ours back under its own files' numbers. */
-	int task_fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (task_fd < 0)
-		return 0;
-	memset(st->seen, 0, sizeof(st->seen));
-	st->s = s;
-	st->now = now;
-	st->found_new = 0;
-	int rc = pyi_proc_numbers(task_fd, rescan_one, st);
-	close(task_fd);
-	if (rc < 0)
-		return st->found_new; /* keep everyone: an unreadable listing says nothing of exits */
-	for (int i = 0; i < s->slots_hi; i++) {
-		struct pyi_thread_slot *slot = &s->slots[i];
-		if (atomic_load_explicit(&slot->serial, memory_order_relaxed) && !st->seen[i])
-			release_slot(s, i);
-	}
-	return st->found_new;
 }
 
 static uint64_t late_after_ns(const struct pyi_session *s)

@@ -156,7 +156,7 @@ struct pyi_counters {
 	_Atomic uint64_t contended;    /* times a thread was found waiting for a CPU often */
 	_Atomic uint64_t timers_for_idle; /* events swapped for timers: threads that ran little */
 	_Atomic uint64_t threads_unsampled; /* threads found with no free slot (or no memory) */
-	_Atomic uint64_t threads_unseen; /* Python threads that ended before any listing saw them */
+	_Atomic uint64_t threads_unseen; /* Python threads that ended with nothing recorded */
 	_Atomic uint64_t threads_unseen_cpu_ns; /* and the CPU time they used */
 	_Atomic uint64_t handler_runs;
 	_Atomic uint64_t wake_cpu_ns;  /* CPU credited to waiting stacks for leaving the wait */
