@@ -531,7 +531,7 @@ static void on_sample_signal(int signo, siginfo_t *info, void *uctx)
 			settle_cpu(slot, cpu_now);
 	} else {
 		atomic_store_explicit(&slot->no_tstate_streak, 0, memory_order_relaxed);
-		uint64_t waited_at_cpu = slot->mark_wall_cpu;
+		uint64_t waited_at_cpu = slot->mark_wall_cpu, span_from = slot->mark_wall;
 		uint64_t off = take_off_cpu(slot, entered, cpu_now);
 		if (slot->last_blocked && slot->has_stack) {
 			/* The sampler saw the thread off the CPU in its previous stack; it stayed
@@ -548,7 +548,7 @@ static void on_sample_signal(int signo, siginfo_t *info, void *uctx)
 		 * far for this program. An estimated clock can make a thread that never stopped
 		 * look off the CPU for up to a period (three expirations counted in a 4 ms
 		 * tick): that much is not a stretch. */
-		pyi_session_note_missed(s, off, estimate ? s->cfg.interval_ns : 0);
+		pyi_session_note_missed(s, slot, off, estimate ? s->cfg.interval_ns : 0, span_from);
 		/* Not seen off the CPU: its time off the CPU is this stack's, and so is the CPU
 		 * credited, in wall time too (what stays owed comes with a later sample). */
 		uint32_t len = record_sample(s, slot, depth, flags, entered, cpu + off, cpu);

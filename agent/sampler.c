@@ -624,7 +624,7 @@ static void note_unseen_wait(struct pyi_session *s, struct pyi_thread_slot *slot
 	    now <= slot->running_seen_at)
 		return;
 	uint64_t used = slot->seen_cpu - looked_cpu, span = now - slot->running_seen_at;
-	pyi_session_note_missed(s, span > used ? span - used : 0, 0);
+	pyi_session_note_missed(s, slot, span > used ? span - used : 0, 0, slot->running_seen_at);
 }
 
 static int send_sample_signal(struct pyi_session *s, int index)
@@ -675,6 +675,8 @@ struct task_status {
 	unsigned long long voluntary;   /* switches away from it because it waited */
 	unsigned long long involuntary; /* switches away from it while it could run */
 	unsigned long long blocked;     /* the signals it blocks (SigBlk) */
+	uint64_t run_delay;             /* its total wait on a run queue (schedstat), ns */
+	int delay_known;                /* run_delay was read */
 };
 
 static int read_task_status(pid_t tid, struct task_status *st)
@@ -697,9 +699,35 @@ static int read_task_status(pid_t tid, struct task_status *st)
 	return 0;
 }
 
+/* The thread's status and its run-queue wait, kept with the time of the read
+ * (take_missed_waits). */
+static int read_slot_status(struct pyi_thread_slot *slot, struct task_status *st)
+{
+	if (read_task_status(slot->tid, st) != 0)
+		return -1;
+	st->delay_known = read_run_delay(slot->tid, &st->run_delay) == 0;
+	unsigned at = slot->status_reads++ % PYI_STATUS_KEPT;
+	slot->status_voluntary[at] = st->voluntary;
+	slot->status_delay[at] = st->delay_known ? st->run_delay : UINT64_MAX;
+	slot->status_read_at[at] = pyi_now_ns(CLOCK_MONOTONIC);
+	return 0;
+}
+
+/* Of the kept reads of the thread's status, the last one made at or before `when`: its index,
+ * or -1. */
+static int status_read_before(const struct pyi_thread_slot *slot, uint64_t when)
+{
+	for (unsigned back = 1; back <= PYI_STATUS_KEPT && back <= slot->status_reads; back++) {
+		unsigned at = (slot->status_reads - back) % PYI_STATUS_KEPT;
+		if (slot->status_read_at[at] <= when)
+			return (int)at;
+	}
+	return -1;
+}
+
 /* A thread's status, read at most once in a round of checks (its signal mask, contention). */
 struct status_once {
-	pid_t tid;
+	struct pyi_thread_slot *slot;
 	int state; /* 0 not read yet, 1 read, -1 unreadable */
 	struct task_status st;
 };
@@ -707,7 +735,7 @@ struct status_once {
 static const struct task_status *status_of(struct status_once *once)
 {
 	if (once->state == 0)
-		once->state = read_task_status(once->tid, &once->st) == 0 ? 1 : -1;
+		once->state = read_slot_status(once->slot, &once->st) == 0 ? 1 : -1;
 	return once->state == 1 ? &once->st : NULL;
 }
 
@@ -721,7 +749,7 @@ static const struct task_status *status_of(struct status_once *once)
 static int was_preempted(struct pyi_thread_slot *slot)
 {
 	struct task_status st;
-	if (read_task_status(slot->tid, &st) != 0)
+	if (read_slot_status(slot, &st) != 0)
 		return -1;
 	int known = slot->switches_known;
 	int blocked_since = st.voluntary != slot->voluntary_switches;
@@ -800,8 +828,9 @@ static int check_contention(struct pyi_session *s, struct pyi_thread_slot *slot,
 		slot->delay_seen_at = 0;
 		return 0;
 	}
-	if (read_run_delay(slot->tid, &delay) != 0 || !(st = status_of(once)))
+	if (!(st = status_of(once)) || !st->delay_known)
 		return slot->contended;
+	delay = st->run_delay;
 	slot->contention_checked_cpu = slot->seen_cpu;
 	if (slot->delay_seen_at && now > slot->delay_seen_at) {
 		double share = (double)(delay - slot->delay_seen) / (double)(now - slot->delay_seen_at);
@@ -928,6 +957,53 @@ static int look_at_thread(struct pyi_session *s, int index, int last, uint64_t s
 	 * read its naps up to 2.5 points low on 3.12. */
 	struct round_use since = {since_look > 0, ran_cpu, since_look};
 	return ran && (rc == 1 || (rc == 2 && !ran_little(&since, 1)));
+}
+
+/*
+ * Of the stretches off the CPU that no look saw since the last loop, the longest part that a
+ * thread may have spent waiting. Time it spent preempted, or with its virtual CPU stopped by
+ * the host, is no wait of the program's, and looking more often would not see it either (on
+ * a busy host, such stretches beside rare_waits.py's 2.5 ms naps capped the looks for 2 s:
+ * 295 wake-ups a second where 52 are usual). Against a read of its status made before the
+ * stretch's span began: no voluntary switch since, and it never waited; otherwise its wait
+ * on a run queue since is taken off (which may take off some of after the span too: a thread
+ * that waits for a CPU that much is contended, and looked at often anyway). A stretch with
+ * no such read counts whole. Reads the status of each thread with one.
+ */
+static uint64_t take_missed_waits(struct pyi_session *s)
+{
+	if (!atomic_exchange_explicit(&s->missed_block, 0, memory_order_relaxed))
+		return 0;
+	uint64_t longest = 0;
+	for (int i = 0; i < s->slots_hi; i++) {
+		struct pyi_thread_slot *slot = &s->slots[i];
+		uint64_t off = atomic_exchange_explicit(&slot->missed_off, 0, memory_order_relaxed);
+		if (!off || !atomic_load_explicit(&slot->serial, memory_order_relaxed))
+			continue;
+		uint64_t from = atomic_load_explicit(&slot->missed_from, memory_order_relaxed);
+		int before = status_read_before(slot, from);
+		struct task_status st;
+		/* copied first: the read below may take its place */
+		uint64_t voluntary = before >= 0 ? slot->status_voluntary[before] : 0;
+		uint64_t delay = before >= 0 ? slot->status_delay[before] : 0;
+		if (before >= 0 && read_slot_status(slot, &st) == 0) {
+			uint64_t queued = st.delay_known && delay != UINT64_MAX && st.run_delay > delay
+						  ? st.run_delay - delay
+						  : 0;
+			if (st.voluntary == voluntary)
+				off = 0;
+			else
+				off = off > queued ? off - queued : 0;
+			if (off <= s->missed_block_ns) {
+				atomic_fetch_add_explicit(&s->counters.preempted_unseen, 1,
+							  memory_order_relaxed);
+				continue;
+			}
+		}
+		if (off > longest)
+			longest = off;
+	}
+	return longest;
 }
 
 static void say_handler_lost(struct pyi_session *s, int private_table)
@@ -1139,7 +1215,7 @@ void *pyi_sampler_main(void *arg)
 			for (int i = 0; i < s->slots_hi; i++) {
 				if (!atomic_load_explicit(&s->slots[i].serial, memory_order_relaxed))
 					continue;
-				struct status_once once = {.tid = s->slots[i].tid};
+				struct status_once once = {.slot = &s->slots[i]};
 				struct round_use used = take_round(&s->slots[i], now);
 				check_signal_mask(s, &s->slots[i], now, &once);
 				choose_timer(s, i, &used);
@@ -1155,7 +1231,7 @@ void *pyi_sampler_main(void *arg)
 							   last_look ? now - last_look : 0);
 		}
 		last_look = now;
-		uint64_t missed = atomic_exchange_explicit(&s->missed_block, 0, memory_order_relaxed);
+		uint64_t missed = take_missed_waits(s);
 		if (missed) {
 			changing = 1;
 			/* Unseen stretches that add up within a window cap the period: a program
@@ -1174,6 +1250,9 @@ void *pyi_sampler_main(void *arg)
 			if (misses >= 2 && missed_sum >= CAP_HOLD_NS / CAP_UNSEEN_SHARE_INV) {
 				if (now >= cap_until || cap < period_cap)
 					period_cap = cap;
+				if (now >= cap_until)
+					atomic_fetch_add_explicit(&s->counters.period_caps, 1,
+								  memory_order_relaxed);
 				cap_until = now + CAP_HOLD_NS;
 			}
 		}

@@ -38,6 +38,11 @@
  * reading the thread while it is off the CPU. Neither ever waits for the other; the one that
  * finds busy taken skips its turn (nothing is lost: the next record covers the span).
  */
+/* Reads of a thread's status kept to tell whether a stretch off the CPU was a wait: the
+ * sampler reads a running thread's at most every round of checks, tens of milliseconds
+ * apart, and a stretch's span can be as long. */
+#define PYI_STATUS_KEPT 4
+
 struct pyi_thread_slot {
 	_Atomic uint32_t serial; /* 0 = free; unique per registration, never reused */
 	pid_t tid;
@@ -72,6 +77,15 @@ struct pyi_thread_slot {
 	int event_declined;      /* runs too little for an event: a CPU-time timer (choose_timer) */
 	uint64_t voluntary_switches; /* from its status, when last asked whether it was preempted */
 	int switches_known;
+	/* its voluntary switches and run-queue wait (UINT64_MAX: unread) at the last
+	 * PYI_STATUS_KEPT reads of its status, and when those were (0: not read); the last is at
+	 * (status_reads - 1) % PYI_STATUS_KEPT */
+	uint64_t status_voluntary[PYI_STATUS_KEPT], status_delay[PYI_STATUS_KEPT];
+	uint64_t status_read_at[PYI_STATUS_KEPT];
+	unsigned status_reads;
+	/* Handler and sampler: its longest stretch off the CPU that no look saw, since the
+	 * sampler last took it (pyi_session_note_missed), and when the span holding it began. */
+	_Atomic uint64_t missed_off, missed_from;
 	_Atomic uint32_t handled;            /* handler: signals of ours it has taken */
 	int reported_late;
 	_Atomic int busy;
@@ -158,6 +172,8 @@ struct pyi_counters {
 	_Atomic uint64_t threads_unsampled; /* threads found with no free slot (or no memory) */
 	_Atomic uint64_t threads_unseen; /* Python threads that ended with nothing recorded */
 	_Atomic uint64_t threads_unseen_cpu_ns; /* and the CPU time they used */
+	_Atomic uint64_t period_caps;      /* unseen stretches off the CPU capped the looks' period */
+	_Atomic uint64_t preempted_unseen; /* unseen stretches of threads that never waited */
 	_Atomic uint64_t handler_runs;
 	_Atomic uint64_t wake_cpu_ns;  /* CPU credited to waiting stacks for leaving the wait */
 	_Atomic uint64_t wake_ticks_early; /* timer ticks within a wait's cost after it (waking.h) */
@@ -204,7 +220,8 @@ struct pyi_session {
 	_Atomic pid_t agent_tids[2]; /* sampler and writer: never sampled */
 	_Atomic pid_t forking_tid;   /* a thread inside fork(): not read meanwhile */
 	_Atomic uint64_t missed_block; /* handler and sampler: the longest stretch a thread was
-					* off the CPU unobserved (pyi_session_note_missed), or 0 */
+					* off the CPU unobserved (pyi_session_note_missed), or 0;
+					* each slot's own is in its missed_off */
 	uint64_t missed_block_ns;    /* how long counts as long */
 	/* The CPU a wait costs a thread, entering it and waking from it, averaged over the
 	 * sampler's own waits: the kernel's tick falls in that CPU time less often than in the
@@ -330,14 +347,21 @@ static inline uint64_t pyi_timespec_ns(const struct timespec *ts)
 {
 	return (uint64_t)ts->tv_sec * 1000000000u + (uint64_t)ts->tv_nsec;
 }
-/* A thread was off the CPU for `off` ns where no look saw it: kept for the sampler if that is
- * longer than missed_block_ns plus `slack` and than any kept since its last look. (A racing
+/* A thread was off the CPU for `off` ns where no look saw it, within a span that began at
+ * `from` (monotonic clock): kept for the sampler if that is longer than missed_block_ns plus
+ * `slack` and than any kept since its last look, in the slot and for the session. (A racing
  * store from another thread may win: either stretch tells the sampler as much.) Lock-free:
  * the handler calls it too. */
-static inline void pyi_session_note_missed(struct pyi_session *s, uint64_t off, uint64_t slack)
+static inline void pyi_session_note_missed(struct pyi_session *s, struct pyi_thread_slot *slot,
+					   uint64_t off, uint64_t slack, uint64_t from)
 {
-	if (off > s->missed_block_ns + slack &&
-	    off > atomic_load_explicit(&s->missed_block, memory_order_relaxed))
+	if (off <= s->missed_block_ns + slack)
+		return;
+	if (off > atomic_load_explicit(&slot->missed_off, memory_order_relaxed)) {
+		atomic_store_explicit(&slot->missed_from, from, memory_order_relaxed);
+		atomic_store_explicit(&slot->missed_off, off, memory_order_relaxed);
+	}
+	if (off > atomic_load_explicit(&s->missed_block, memory_order_relaxed))
 		atomic_store_explicit(&s->missed_block, off, memory_order_relaxed);
 }
 /* Sleeps until the CLOCK_MONOTONIC time deadline_ns (0), until stop is set (1), or until

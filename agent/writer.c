@@ -588,6 +588,8 @@ static void add_counters(struct pyi_session *s)
 		{"threads_unsampled", load(&c->threads_unsampled)},
 		{"threads_unseen", load(&c->threads_unseen)},
 		{"threads_unseen_cpu_ns", load(&c->threads_unseen_cpu_ns)},
+		{"period_caps", load(&c->period_caps)},
+		{"preempted_unseen", load(&c->preempted_unseen)},
 		{"handler_runs", load(&c->handler_runs)},
 		{"no_thread_state", load(&c->no_tstate)},
 		{"timer_failures", load(&c->timer_failures)},

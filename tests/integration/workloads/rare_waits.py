@@ -1,7 +1,12 @@
 """The main thread computes for SECONDS (default 2.4), stopping to sleep 2.5 ms every 0.8 s:
 waits a little longer than the agent's threshold for a stretch off the CPU that no look saw
-(2 ms at the default interval), too rare to matter to the profile. Prints how often the agent's threads woke
-meanwhile (agentwake.py): AGENT-WAKEUPS max=N (K threads)."""
+(2 ms at the default interval), too rare to matter to the profile. Prints how often the agent's
+threads woke meanwhile (agentwake.py): AGENT-WAKEUPS max=N (K threads).
+
+With a second argument CPU, the main thread keeps to that CPU and the agent's threads to the
+others: beside another process's work on that CPU (hog.py), the main thread is then also off the
+CPU, preempted, in stretches no look sees."""
+import os
 import sys
 import threading
 import time
@@ -25,8 +30,20 @@ def wait():
     time.sleep(WAIT)
 
 
+def keep_to(cpu):
+    """Pins the main thread to cpu and the process's other threads (the agent's) to the rest."""
+    others = os.sched_getaffinity(0) - {cpu}
+    os.sched_setaffinity(0, {cpu})
+    main_tid = threading.get_native_id()
+    for tid in os.listdir("/proc/self/task"):
+        if int(tid) != main_tid:
+            os.sched_setaffinity(int(tid), others)
+
+
 def main():
     seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 2.4
+    if len(sys.argv) > 2:
+        keep_to(int(sys.argv[2]))
     compute(0.2)  # the agent settled
     counting = agentwake.Counting({threading.get_native_id()})
     end = clock() + seconds
