@@ -863,6 +863,33 @@ static int check_contention(struct pyi_session *s, struct pyi_thread_slot *slot,
 	return slot->contended;
 }
 
+/* The thread's scheduling state (R, S, D, ...) from its stat, or 0 when unreadable. */
+static char read_task_state(pid_t tid)
+{
+	char buf[512];
+	if (read_task_file(tid, "stat", buf, sizeof(buf)) < 0)
+		return 0;
+	const char *name_end = strrchr(buf, ')'); /* the name may hold anything */
+	return name_end && name_end[1] == ' ' ? name_end[2] : 0;
+}
+
+/*
+ * Whether a thread whose CPU clock held still across the look's two reads was only preempted
+ * where it runs: it used at least half the time since the last look, and it is runnable. On
+ * one CPU, this thread's own wake-up takes the CPU from a busy program at every look: taken
+ * for a thread gone off the CPU, fib.py had its stack read from here 1,830 times in 2 s, the
+ * looks kept at their shortest period, 30 ms credited as waits' waking, and 4% overhead
+ * (taskset -c 1). Contended threads have their own course (was_preempted), and the state is
+ * read only for threads that were that busy.
+ */
+static int preempted_here(struct pyi_thread_slot *slot, uint64_t cpu, uint64_t since_look)
+{
+	if (slot->contended || slot->never_looked || !since_look ||
+	    (cpu - slot->seen_cpu) * 2 < since_look)
+		return 0;
+	return read_task_state(slot->tid) == 'R';
+}
+
 /*
  * One look at one thread. Returns 1 when the thread had been on the CPU since the previous
  * look and is now off it (its stack was read) in a stack other than the one it waited in
@@ -897,7 +924,8 @@ static int look_at_thread(struct pyi_session *s, int index, int last, uint64_t s
 	int ran = cpu != slot->seen_cpu || slot->never_looked;
 	if (ran && clock_gettime(slot->cpu_clock, &again) != 0)
 		return 0; /* exited between the reads */
-	if (ran && (again.tv_sec != ts.tv_sec || again.tv_nsec != ts.tv_nsec)) {
+	if (ran && ((again.tv_sec != ts.tv_sec || again.tv_nsec != ts.tv_nsec) ||
+		    preempted_here(slot, cpu, since_look))) {
 		uint64_t looked_cpu = slot->seen_cpu, now = pyi_now_ns(CLOCK_MONOTONIC);
 		slot->seen_cpu = pyi_timespec_ns(&again);
 		note_running(s, slot, slot->seen_cpu);

@@ -5,7 +5,8 @@ threads woke meanwhile (agentwake.py): AGENT-WAKEUPS max=N (K threads).
 
 With a second argument CPU, the main thread keeps to that CPU and the agent's threads to the
 others: beside another process's work on that CPU (hog.py), the main thread is then also off the
-CPU, preempted, in stretches no look sees."""
+CPU, preempted, in stretches no look sees. With `CPU all`, every thread keeps to that CPU, as on
+a machine of one CPU: the agent's threads then take it from the main thread whenever they run."""
 import os
 import sys
 import threading
@@ -30,9 +31,10 @@ def wait():
     time.sleep(WAIT)
 
 
-def keep_to(cpu):
-    """Pins the main thread to cpu and the process's other threads (the agent's) to the rest."""
-    others = os.sched_getaffinity(0) - {cpu}
+def keep_to(cpu, everyone):
+    """Pins the main thread to cpu and the process's other threads (the agent's) to the rest,
+    or to cpu too if everyone."""
+    others = {cpu} if everyone else os.sched_getaffinity(0) - {cpu}
     os.sched_setaffinity(0, {cpu})
     main_tid = threading.get_native_id()
     for tid in os.listdir("/proc/self/task"):
@@ -43,7 +45,7 @@ def keep_to(cpu):
 def main():
     seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 2.4
     if len(sys.argv) > 2:
-        keep_to(int(sys.argv[2]))
+        keep_to(int(sys.argv[2]), sys.argv[3:4] == ["all"])
     compute(0.2)  # the agent settled
     counting = agentwake.Counting({threading.get_native_id()})
     end = clock() + seconds
