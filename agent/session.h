@@ -32,17 +32,17 @@
  * few files it reads. */
 #define PYI_PERF_FDS (PYI_MAX_THREADS + 64)
 
+/* Reads of a thread's status kept to tell whether a stretch off the CPU was a wait: the
+ * sampler reads a running thread's at most every round of checks, tens of milliseconds
+ * apart, and a stretch's span can be as long. */
+#define PYI_STATUS_KEPT 4
+
 /*
  * One sampled OS thread. Fields are the sampler's unless marked otherwise. The "marks" and
  * the walk buffers belong to whoever holds busy: the thread's own handler, or the sampler
  * reading the thread while it is off the CPU. Neither ever waits for the other; the one that
  * finds busy taken skips its turn (nothing is lost: the next record covers the span).
  */
-/* Reads of a thread's status kept to tell whether a stretch off the CPU was a wait: the
- * sampler reads a running thread's at most every round of checks, tens of milliseconds
- * apart, and a stretch's span can be as long. */
-#define PYI_STATUS_KEPT 4
-
 struct pyi_thread_slot {
 	_Atomic uint32_t serial; /* 0 = free; unique per registration, never reused */
 	pid_t tid;
@@ -173,7 +173,7 @@ struct pyi_counters {
 	_Atomic uint64_t threads_unseen; /* Python threads that ended with nothing recorded */
 	_Atomic uint64_t threads_unseen_cpu_ns; /* and the CPU time they used */
 	_Atomic uint64_t period_caps;      /* unseen stretches off the CPU capped the looks' period */
-	_Atomic uint64_t preempted_unseen; /* unseen stretches of threads that never waited */
+	_Atomic uint64_t preempted_unseen; /* unseen stretches not counted as waits */
 	_Atomic uint64_t handler_runs;
 	_Atomic uint64_t wake_cpu_ns;  /* CPU credited to waiting stacks for leaving the wait */
 	_Atomic uint64_t wake_ticks_early; /* timer ticks within a wait's cost after it (waking.h) */
