@@ -863,16 +863,6 @@ static int check_contention(struct pyi_session *s, struct pyi_thread_slot *slot,
 	return slot->contended;
 }
 
-/* The thread's scheduling state (R, S, D, ...) from its stat, or 0 when unreadable. */
-static char read_task_state(pid_t tid)
-{
-	char buf[512];
-	if (read_task_file(tid, "stat", buf, sizeof(buf)) < 0)
-		return 0;
-	const char *name_end = strrchr(buf, ')'); /* the name may hold anything */
-	return name_end && name_end[1] == ' ' ? name_end[2] : 0;
-}
-
 /*
  * Whether a thread whose CPU clock held still across the look's two reads was only preempted
  * where it runs: it used at least half the time since the last look, and it is runnable. On
@@ -887,7 +877,8 @@ static int preempted_here(struct pyi_thread_slot *slot, uint64_t cpu, uint64_t s
 	if (slot->contended || slot->never_looked || !since_look ||
 	    (cpu - slot->seen_cpu) * 2 < since_look)
 		return 0;
-	return read_task_state(slot->tid) == 'R';
+	struct task_status st;
+	return read_task_status(slot->tid, &st) == 0 && st.state == 'R';
 }
 
 /*
