@@ -83,11 +83,14 @@ def main():
                  "all d100 (baseline)", "all d1000 (baseline)"], lines))
 
     workloads = ("fib", "deep300", "split7030", "sleepmix", "threads4", "asyncio", "idle50")
-    for iv, note in (("1ms", "a running thread is sampled once per kernel tick: about 500 "
-                             "timer samples per 2 s run, 2,500 pooled over 5 runs"),
-                     ("100us", "the same ticks; threads off the CPU looked at more often")):
+    for iv, note in (("1ms", "fib and split7030 with runs of their own until 10,000 samples "
+                             "pooled; the others about 250 samples a run, 3,750 or 1,250 "
+                             "pooled"),
+                     ("100us", "the same event period, so the same samples; threads off the "
+                               "CPU looked at more often")):
         print("\n**Accuracy at %s**: largest |reported - true| share over the workload's "
-              "functions, in points, wall / cpu (%s)\n" % (iv, note))
+              "functions, in points, wall / cpu, the truth being the profiled runs' own (%s)\n"
+              % (iv, note))
         lines = []
         for py in pys:
             line = [py]
@@ -95,13 +98,25 @@ def main():
                 line.append("%s / %s" % (number(idx, py, wl, "pyinstr", iv, "wall_err", "%.1f"),
                                           number(idx, py, wl, "pyinstr", iv, "cpu_err", "%.1f")))
             lines.append(line)
-        if iv == "1ms":
-            for py in ("3.8.18", "3.11.7", "3.13.0"):
-                if py in pys:
-                    lines.append(["cProfile %s (wall)" % py] + [
-                        number(idx, py, wl, "cProfile", "-", "wall_err", "%.1f")
-                        for wl in workloads])
         print(table(["python"] + list(workloads), lines))
+    print("\n**Split shift at 1 ms**: the profiled runs' own wall share minus the bare runs', "
+          "points, for the function moved most, +- two standard errors\n")
+    lines = []
+    for py in pys:
+        for prof, iv in (("pyinstr", "1ms"), ("cProfile", "-")):
+            line = ["%s %s" % (prof, py)]
+            for wl in workloads:
+                r = idx.get((py, wl, prof, iv))
+                d = r["data"] if r else {}
+                if d.get("shift") is None:
+                    line.append("-")
+                elif d.get("shift_bar") is None:
+                    line.append("%+.1f" % d["shift"])
+                else:
+                    line.append("%+.1f+-%.1f" % (d["shift"], d["shift_bar"]))
+            if any(x != "-" for x in line[1:]):
+                lines.append(line)
+    print(table(["profiler"] + list(workloads), lines))
     print("\n**50 idle threads** beside a busy one, at 1 ms: wall / CPU ratio, how much the "
           "idle threads' 10 ms sleeps overshoot (profiled vs bare, us), errors\n")
     lines = []
