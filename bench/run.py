@@ -573,6 +573,10 @@ def summarize(label, wl, cfg, pairs, alone=()):
                     cpu_ratio=statistics.median(cpu_ratios) if cpu_ratios else None)
     bares = [b for b, _p in good]
     profs = [p for _b, p in good]
+    failed_alone = [p for p in alone if not p.ok]
+    if failed_alone:
+        notes.append("FAILED %d/%d unpaired: %s" % (len(failed_alone), len(alone),
+                                                    failed_alone[0].why))
     alone = [p for p in alone if p.ok]
     if cfg.profiler in ("pyinstr", "baseline"):
         if cfg.profiler == "pyinstr":
