@@ -318,8 +318,15 @@ static uint64_t own_cpu_clock(void)
 }
 
 /* Counts a timer's or event's signal against the arming it belongs to: a timer's carries
- * the expirations it passed in si_overrun; an event signals each overflow. */
-static void count_expirations(struct pyi_thread_slot *slot, const siginfo_t *info)
+ * the expirations it passed in si_overrun; an event signals each overflow. Returns 0 for a
+ * signal that cannot be the current arming's first: that needs a period of the thread's CPU
+ * since the arming, so at least a period of wall time. One sooner was raised under the
+ * arming before and was still on its way when the sampler armed again (it draws an event's
+ * period anew at any point of one once four have passed): counted against the new
+ * schedule, it would put the estimated clock (cpu_from_expirations) a period ahead of the
+ * thread's, and the thread's CPU in the profile with it. */
+static int count_expirations(struct pyi_thread_slot *slot, const siginfo_t *info,
+			     uint64_t now)
 {
 	uint32_t seq = atomic_load_explicit(&slot->arm_seq, memory_order_acquire);
 	uint64_t expired = 1 + (uint64_t)(info->si_code == SI_TIMER && info->si_overrun > 0
@@ -330,12 +337,19 @@ static void count_expirations(struct pyi_thread_slot *slot, const siginfo_t *inf
 				      atomic_load_explicit(&slot->expired, memory_order_relaxed) +
 					      expired,
 				      memory_order_relaxed);
-		return;
+		return 1;
 	}
+	uint64_t period = atomic_load_explicit(&slot->arm_period, memory_order_relaxed);
+	uint64_t armed_at = atomic_load_explicit(&slot->arm_wall, memory_order_relaxed);
+	atomic_thread_fence(memory_order_acquire);
+	if (!(seq & 1) && period && armed_at && now < armed_at + period &&
+	    seq == atomic_load_explicit(&slot->arm_seq, memory_order_relaxed))
+		return 0;
 	/* The count first: a sampler that reads this arming's number then reads this arming's
 	 * count, never an earlier one's. */
 	atomic_store_explicit(&slot->expired, expired, memory_order_relaxed);
 	atomic_store_explicit(&slot->counted_seq, seq, memory_order_release);
+	return 1;
 }
 
 /* The value our timers carry in si_value: which session, which slot, which registration. */
@@ -465,7 +479,9 @@ static void on_sample_signal(int signo, siginfo_t *info, void *uctx)
 	uint64_t entered = mono_now();
 	if (info->si_code == SI_TIMER || info->si_code == POLL_IN) {
 		atomic_fetch_add_explicit(&s->counters.timer_signals, 1, memory_order_relaxed);
-		count_expirations(slot, info);
+		if (!count_expirations(slot, info, entered))
+			atomic_fetch_add_explicit(&s->counters.stale_signals, 1,
+						  memory_order_relaxed);
 	} else {
 		atomic_fetch_add_explicit(&slot->handled, 1, memory_order_release);
 	}

@@ -199,7 +199,9 @@ static void drop_timer(struct pyi_session *s, struct pyi_thread_slot *slot)
 
 /* Publishes the schedule of the arming about to happen (see arm_seq in session.h). Read
  * just before arming, the clock is at most a few microseconds behind the timer's start, so
- * the handler's estimate never runs ahead of the thread's clock. */
+ * the handler's estimate never runs ahead of the thread's clock; and the wall time, before
+ * which a period had not passed, so that the handler can tell a signal of the arming
+ * before, still on its way, from this one's first. */
 static void note_arming(struct pyi_thread_slot *slot, uint64_t period_ns)
 {
 	uint32_t seq = atomic_load_explicit(&slot->arm_seq, memory_order_relaxed);
@@ -208,6 +210,8 @@ static void note_arming(struct pyi_thread_slot *slot, uint64_t period_ns)
 	atomic_thread_fence(memory_order_release);
 	int known = period_ns && clock_gettime(slot->cpu_clock, &ts) == 0;
 	atomic_store_explicit(&slot->arm_cpu, known ? pyi_timespec_ns(&ts) : 0,
+			      memory_order_relaxed);
+	atomic_store_explicit(&slot->arm_wall, known ? pyi_now_ns(CLOCK_MONOTONIC) : 0,
 			      memory_order_relaxed);
 	atomic_store_explicit(&slot->arm_period, known ? period_ns : 0, memory_order_relaxed);
 	atomic_store_explicit(&slot->arm_seq, seq + 2, memory_order_release);

@@ -125,6 +125,7 @@ struct pyi_thread_slot {
 	_Atomic uint32_t arm_seq;
 	_Atomic uint64_t arm_cpu;    /* the thread's CPU clock just before the arming */
 	_Atomic uint64_t arm_period; /* the timer's period (0: unknown) */
+	_Atomic uint64_t arm_wall;   /* the monotonic clock just before the arming */
 	/* Written by the thread's own handler only (it never nests): expirations counted since
 	 * arming counted_seq, signals and their overruns. The sampler reads them to tell that
 	 * the last expiration the schedule passed has been taken (the count is stored first). */
@@ -165,6 +166,7 @@ struct pyi_counters {
 	_Atomic uint64_t handler_ns;   /* time spent in the signal handler, summed */
 	_Atomic uint64_t signals_late; /* threads found running with our signal blocked */
 	_Atomic uint64_t busy_skips;   /* a sample skipped: the thread's slot was being read */
+	_Atomic uint64_t stale_signals; /* signals of an arming before the one in place */
 	_Atomic uint64_t waking_passes; /* an event's sample let pass: in a seen wait's waking */
 	_Atomic uint64_t signals_sent; /* signals the sampler sent to contended threads */
 	_Atomic uint64_t contended;    /* times a thread was found waiting for a CPU often */

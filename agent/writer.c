@@ -594,6 +594,7 @@ static void add_counters(struct pyi_session *s)
 		{"no_thread_state", load(&c->no_tstate)},
 		{"timer_failures", load(&c->timer_failures)},
 		{"busy_skips", load(&c->busy_skips)},
+		{"stale_signals", load(&c->stale_signals)},
 		{"waking_passes", load(&c->waking_passes)},
 		{"signals_sent", load(&c->signals_sent)},
 		{"contended", load(&c->contended)},
