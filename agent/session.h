@@ -221,9 +221,9 @@ struct pyi_session {
 	_Atomic uint32_t next_serial;
 	_Atomic pid_t agent_tids[2]; /* sampler and writer: never sampled */
 	_Atomic pid_t forking_tid;   /* a thread inside fork(): not read meanwhile */
-	_Atomic uint64_t missed_block; /* handler and sampler: the longest stretch a thread was
-					* off the CPU unobserved (pyi_session_note_missed), or 0;
-					* each slot's own is in its missed_off */
+	_Atomic int missed_block;    /* handler and sampler: 1 once some slot's missed_off was
+				      * raised (pyi_session_note_missed) since the sampler last
+				      * took them */
 	uint64_t missed_block_ns;    /* how long counts as long */
 	/* The CPU a wait costs a thread, entering it and waking from it, averaged over the
 	 * sampler's own waits: the kernel's tick falls in that CPU time less often than in the
@@ -350,10 +350,10 @@ static inline uint64_t pyi_timespec_ns(const struct timespec *ts)
 	return (uint64_t)ts->tv_sec * 1000000000u + (uint64_t)ts->tv_nsec;
 }
 /* A thread was off the CPU for `off` ns where no look saw it, within a span that began at
- * `from` (monotonic clock): kept for the sampler if that is longer than missed_block_ns plus
- * `slack` and than any kept since its last look, in the slot and for the session. (A racing
- * store from another thread may win: either stretch tells the sampler as much.) Lock-free:
- * the handler calls it too. */
+ * `from` (monotonic clock): kept in the slot for the sampler if that is longer than
+ * missed_block_ns plus `slack` and than any kept since its last look, and the session told.
+ * (A racing store from another thread may win: either stretch tells the sampler as much.)
+ * Lock-free: the handler calls it too. */
 static inline void pyi_session_note_missed(struct pyi_session *s, struct pyi_thread_slot *slot,
 					   uint64_t off, uint64_t slack, uint64_t from)
 {
@@ -362,9 +362,8 @@ static inline void pyi_session_note_missed(struct pyi_session *s, struct pyi_thr
 	if (off > atomic_load_explicit(&slot->missed_off, memory_order_relaxed)) {
 		atomic_store_explicit(&slot->missed_from, from, memory_order_relaxed);
 		atomic_store_explicit(&slot->missed_off, off, memory_order_relaxed);
+		atomic_store_explicit(&s->missed_block, 1, memory_order_relaxed);
 	}
-	if (off > atomic_load_explicit(&s->missed_block, memory_order_relaxed))
-		atomic_store_explicit(&s->missed_block, off, memory_order_relaxed);
 }
 /* Sleeps until the CLOCK_MONOTONIC time deadline_ns (0), until stop is set (1), or until
  * nudge, if not NULL, is set (2). */
