@@ -11,7 +11,9 @@ Each BUILD may carry PYINSTR_* settings of its own after commas.
 
 UNITS is the workload's amount of work (bench/run.py prints the calibrated one). A change
 that does not move a ratio by more than this run's spread between builds has no cost that
-these runs can see; `make bench` remains the measure of record.
+these runs can see; `make bench` remains the measure of record. Each median is given with the
+interval that holds the true median with 95% probability (bench/stats.py): two bare runs of
+fib differ by about 4%, so a median of a few pairs is not known to a point.
 """
 import os
 import statistics
@@ -19,6 +21,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+from stats import median_interval
 
 
 def run(python, workload, units, build, outdir):
@@ -60,14 +64,18 @@ def main():
             for build in builds:
                 wall, cpu = measured[build]
                 ratios[build].append((wall / bare_wall, cpu / bare_cpu))
-    print("%s %s, %d units, %d rounds; ratios to the bare run of the same round, median (min..max)"
-          % (python, os.path.basename(workload), units, rounds))
+    print("%s %s, %d units, %d rounds; ratios to the bare run of the same round, median "
+          "[95%% interval of the median] (min..max)" % (python, os.path.basename(workload),
+                                                         units, rounds))
     for build in builds:
-        walls = [w for w, _ in ratios[build]]
-        cpus = [c for _, c in ratios[build]]
-        print("%-32s wall %.3f (%.3f..%.3f)  cpu %.3f (%.3f..%.3f)" % (
-            build, statistics.median(walls), min(walls), max(walls),
-            statistics.median(cpus), min(cpus), max(cpus)))
+        cells = []
+        for name, values in (("wall", [w for w, _ in ratios[build]]),
+                             ("cpu", [c for _, c in ratios[build]])):
+            interval = median_interval(values)
+            cells.append("%s %.3f %s(%.3f..%.3f)" % (
+                name, statistics.median(values),
+                "[%.3f..%.3f] " % interval if interval else "", min(values), max(values)))
+        print("%-32s %s" % (build, "  ".join(cells)))
 
 
 main()
