@@ -545,6 +545,14 @@ static void on_sample_signal(int signo, siginfo_t *info, void *uctx)
 		 * finalization): let it go. */
 		if (!pyi_python_thread || slot->recorded)
 			settle_cpu(slot, cpu_now);
+	} else if (depth == 0 && pyi_python_thread && slot->has_stack && slot->last_depth > 0) {
+		/* A thread of the program's Python whose frames are gone: its function has
+		 * returned and it is ending (its state is cleared next). The span since its last
+		 * sample was its last stack's, bar the moments since the return. Put on no Python
+		 * frame with the CPU still owed from earlier samples, it took 22 of a 60 ms
+		 * thread's ms (test_thread_ends, 3.12, one run in 120). */
+		credit_last_cpu(s, slot, entered, take_off_cpu(slot, entered, cpu_now), cpu_now, 0);
+		slot->has_stack = 0; /* what follows is not that stack's */
 	} else {
 		atomic_store_explicit(&slot->no_tstate_streak, 0, memory_order_relaxed);
 		uint64_t waited_at_cpu = slot->mark_wall_cpu, span_from = slot->mark_wall;
