@@ -52,7 +52,8 @@ a point or more, so a ratio target reads ok where the median is within it, MISSE
 median's 95% interval (bench/stats.py) lies wholly beyond it, and unsure in between.
 
 Then pyinstr-report's time and peak memory on a synthetic 10-million-sample profile, and the
-issue-4 targets, each marked ok, MISSED or unsure. Results also go to BUILD/bench/results.{txt,json}.
+issue-4 targets, each marked ok, MISSED or unsure. Results also go to
+BUILD/bench/results.{txt,json}.
 --quick: 3 rounds of about 0.5 s and a 1-million-sample report profile, for trying things out.
 """
 
