@@ -45,10 +45,9 @@ taken over all its runs, its ratios over the pairs only.
 The pyinstr rows that the targets judge (fib and deep300 at 1 ms and 100 us, idle50 at 1 ms;
 depth100 at 100 us, for the handler's cost) get more pairs than the other rows (--judge-pairs,
 default 15): after the rounds, bare and those rows' pyinstr runs take turns until they have
-that many. On this
-project's VM one process runs a few percent faster or slower than the next with the same
-work, however long it runs, so a median of five pairs moves by about 1.5% from one bench run
-to the next: as much as the margin under a target. Even 15 pairs leave a median uncertain by
+that many. On this project's VM one process runs a few percent faster or slower than the
+next with the same work, however long it runs, so a median of five pairs moves by about 1.5%
+from one bench run to the next: as much as the margin under a target. Even 15 pairs leave a median uncertain by
 a point or more, so a ratio target reads ok where the median is within it, MISSED where the
 median's 95% interval (bench/stats.py) lies wholly beyond it, and unsure in between.
 
@@ -149,6 +148,7 @@ CPROFILE = Config("cProfile")
 # a few slow samples among its 250).
 JUDGED = {"fib": ("1ms", "100us"), "deep300": ("1ms", "100us"), "idle50": ("1ms",),
           "depth100": ("100us",)}
+JUDGED_TEXT = ", ".join("%s@%s" % (w, "/".join(iv)) for w, iv in JUDGED.items())
 # The workloads whose pyinstr row at 1 ms gets runs of its own, unpaired, until its runs have
 # --accuracy-samples samples pooled: the accuracy target judges 10,000, and at an event's
 # 8 ms a 2-second run has about 250.
@@ -967,8 +967,7 @@ def main():
     ap.add_argument("--rounds", type=int, help="rounds per workload (default 5, quick 3)")
     ap.add_argument("--judge-pairs", type=int, metavar="N",
                     help="pairs of bare and pyinstr runs for the rows the targets judge (%s; "
-                    "default 15, quick: as many as the rounds)" %
-                    ", ".join("%s@%s" % (w, "/".join(iv)) for w, iv in JUDGED.items()))
+                    "default 15, quick: as many as the rounds)" % JUDGED_TEXT)
     ap.add_argument("--seconds", type=float, help="bare run length (default 2, quick 0.5)")
     ap.add_argument("--report-samples", type=int,
                     help="samples in the report-throughput profile (default 10M, quick 1M)")
@@ -1011,9 +1010,7 @@ def main():
               "rounds: %d per workload, bare runs of about %.1f s; ratios are profiled/bare, "
               "median (min..max)" % (args.rounds, args.seconds),
               "pairs: %d for the pyinstr rows the targets judge (%s), %d for the rest" % (
-                  args.judge_pairs, ", ".join("%s@%s" % (w, "/".join(iv))
-                                              for w, iv in JUDGED.items()),
-                  args.rounds),
+                  args.judge_pairs, JUDGED_TEXT, args.rounds),
               "accuracy: pyinstr at 1ms on %s also runs alone until %d samples pooled" % (
                   " and ".join(ACCURACY), args.accuracy_samples) if args.accuracy_samples
               else "accuracy: no runs of its own (--accuracy-samples 0)"]
