@@ -9,6 +9,7 @@
  */
 #include "loader/loader.h"
 
+#include "loader/elfsym.h"
 #include "loader/layout.h"
 #include "loader/tls.h"
 
@@ -303,6 +304,11 @@ int pyi_loader_detect(struct pyi_python *py, char *why, size_t why_len)
 		return PYI_LOADER_UNSUPPORTED;
 	}
 	py->static_libpython = module.is_main;
+	/* CPython's own program hands its main() to Py_BytesMain (3.8+), from a shared
+	 * libpython or, linked in, one it exports; a program embedding CPython calls
+	 * Py_Initialize and the like instead. Its main thread's frames are then the
+	 * interpreter's until finalization. */
+	py->program_is_python = pyi_elfsym_dynamic_names("/proc/self/exe", "Py_BytesMain") == 1;
 	if (find_tls(py, (uintptr_t)get_version, why, why_len))
 		return PYI_LOADER_UNSUPPORTED;
 	py->linetable_kind = linetable_kind(py->minor);
