@@ -676,6 +676,17 @@ def summarize(label, wl, cfg, pairs, alone=()):
                 statistics.median(over_p), statistics.median(over_b), errs))
             row.data.update(nap_over_us=statistics.median(over_p),
                             nap_over_us_bare=statistics.median(over_b), idle_errors=errs)
+        # The typical nap, profiled minus bare in each pair. A nap's mean carries the
+        # waits for the GIL behind the busy thread, whose tail (a 99th percentile of
+        # 35 ms) differs from process to process by hundreds of microseconds; its median
+        # differs by tens.
+        mid_b = [b.truth["extra"].get("nap_over_us_p50") for b in bares]
+        mid_p = [p.truth["extra"].get("nap_over_us_p50") for p in profs]
+        if None not in mid_b + mid_p:
+            shifts = [p - b for b, p in zip(mid_b, mid_p)]
+            row.data.update(nap_p50_shift_us=statistics.median(shifts),
+                            nap_p50_shift_interval=median_interval(shifts),
+                            nap_p50_bare_us=statistics.median(mid_b))
     row.cells["notes"] = "; ".join(notes)
     return row
 
@@ -811,6 +822,19 @@ def targets(label, rows):
                         fmt_opt(idle.get("nap_over_us")), fmt_opt(idle.get("nap_over_us_bare")))))
     else:
         out.append(("50 idle threads add <= 2%, no error", "n/a", "no data"))
+    name = "50 idle threads' naps unchanged"
+    if idle.get("nap_p50_shift_us") is not None:
+        interval = idle.get("nap_p50_shift_interval")
+        # A change is one the pairs can see: the median's interval wholly on one side of 0.
+        verdict = "unsure" if interval is None else (
+            "ok" if interval[0] <= 0 <= interval[1] else "MISSED")
+        out.append((name, verdict, "median nap %+.0fus%s profiled minus bare (median of %s "
+                    "pairs; bare naps overshoot 10 ms by %.0fus)" % (
+                        idle["nap_p50_shift_us"],
+                        " [%+.0f..%+.0f]" % tuple(interval) if interval else "",
+                        idle.get("pairs"), idle["nap_p50_bare_us"])))
+    else:
+        out.append((name, "n/a", "no data"))
     d100 = mine.get(("depth100", "pyinstr", "100us"), {})
     name = "handler <= 2us per sample at depth 100"
     context = []

@@ -60,6 +60,7 @@ def work(units):
     naps = sorted(_naps)
     extra["naps"] = len(naps)
     extra["nap_over_us_mean"] = (sum(naps) / len(naps) - NAP) * 1e6 if naps else None
+    extra["nap_over_us_p50"] = (naps[len(naps) // 2] - NAP) * 1e6 if naps else None
     extra["nap_over_us_p99"] = (naps[int(len(naps) * 0.99)] - NAP) * 1e6 if naps else None
     extra["errors"] = len(_errors)
     extra["first_error"] = _errors[0] if _errors else None
