@@ -306,8 +306,9 @@ int pyi_loader_detect(struct pyi_python *py, char *why, size_t why_len)
 	py->static_libpython = module.is_main;
 	/* CPython's own program hands its main() to Py_BytesMain (3.8+), from a shared
 	 * libpython or, linked in, one it exports; a program embedding CPython calls
-	 * Py_Initialize and the like instead. Its main thread's frames are then the
-	 * interpreter's until finalization. */
+	 * Py_Initialize and the like instead. In CPython's own program, a main thread found
+	 * with no frame after it had some is between the interpreter's own steps (start-up's
+	 * imports, the main module, finalization), not in C code of the program's. */
 	py->program_is_python = pyi_elfsym_dynamic_names("/proc/self/exe", "Py_BytesMain") == 1;
 	if (find_tls(py, (uintptr_t)get_version, why, why_len))
 		return PYI_LOADER_UNSUPPORTED;

@@ -41,7 +41,7 @@ struct pyi_python {
 	unsigned long hexversion;          /* PY_VERSION_HEX */
 	char version[24];                  /* "3.12.1" */
 	int static_libpython;              /* libpython is linked into the executable */
-	int program_is_python;             /* the executable is CPython's own program */
+	int program_is_python;             /* the executable is CPython's own (python3) */
 	enum pyi_linetable_kind linetable_kind;
 	struct pyi_layout layout;          /* offsets and addresses, loader-private */
 };
