@@ -52,9 +52,10 @@ depth100 at 100 us, for the handler's cost) get more pairs than the other rows (
 default 15): after the rounds, bare and those rows' pyinstr runs take turns until they have
 that many. On this project's VM one process runs a few percent faster or slower than the
 next with the same work, however long it runs, so a median of five pairs moves by about 1.5%
-from one bench run to the next: as much as the margin under a target. Even 15 pairs leave a median uncertain by
-a point or more, so a ratio target reads ok where the median is within it, MISSED where the
-median's 95% interval (bench/stats.py) lies wholly beyond it, and unsure in between.
+from one bench run to the next: as much as the margin under a target. Even 15 pairs leave a
+median uncertain by a point or more, so a ratio target reads ok where the median is within
+it, MISSED where the median's 95% interval (bench/stats.py) lies wholly beyond it, and unsure
+in between.
 
 Then pyinstr-report's time and peak memory on a synthetic 10-million-sample profile, and the
 issue-4 targets, each marked ok, MISSED or unsure. Results also go to
@@ -765,6 +766,11 @@ def render(rows):
 # Targets (issue 4)
 
 
+def worst_verdict(verdicts):
+    """One line's verdict from its checks': MISSED if any missed, else unsure if any was."""
+    return next((v for v in ("MISSED", "unsure") if v in verdicts), "ok")
+
+
 def targets(label, rows):
     """[(target, 'ok' | 'MISSED' | 'n/a', detail)] for one interpreter's rows."""
     mine = {(r.cells["workload"], r.cells["profiler"], r.cells["interval"]): r.data for r in rows
@@ -790,7 +796,7 @@ def targets(label, rows):
             out.append((name, "n/a", "no data"))
             return
         verdicts = [ratio_verdict(d, key, limit) for _w, d in data]
-        verdict = next((v for v in ("MISSED", "unsure") if v in verdicts), "ok")
+        verdict = worst_verdict(verdicts)
         pairs = sorted({d.get("pairs") for _w, d in data})
         out.append((name, verdict, ", ".join(ratio_text(w, d, key) for w, d in data) +
                     " (median [95%% interval] of %s pairs)" % "/".join(str(n) for n in pairs)))
@@ -818,7 +824,7 @@ def targets(label, rows):
                 return "ok"
             return "unsure" if a[2] is not None and a[1] - 2 * a[2] <= 1.0 else "MISSED"
         verdicts = [acc_verdict(a) for a in acc]
-        verdict = next((v for v in ("MISSED", "unsure") if v in verdicts), "ok")
+        verdict = worst_verdict(verdicts)
         worst = max(acc, key=lambda a: a[1])
         out.append(("accuracy <= 1 pt (>= 10k samples)", verdict,
                     "worst %s %.1f%s of %d checks" % (
