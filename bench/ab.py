@@ -51,8 +51,8 @@ def run(python, workload, units, build, outdir):
     child.stdout.close()
     wall = time.monotonic() - started
     if status != 0:
-        sys.exit("ab: %s under %s exited with status %d" % (workload, build or "no agent",
-                                                           status))
+        sys.exit("ab: %s under %s exited with status %d" % (
+            workload, build if build not in (None, "-") else "no agent", status))
     for name in os.listdir(outdir):
         os.unlink(os.path.join(outdir, name))
     truth = out.decode(errors="replace").partition("BENCH-TRUTH ")[2]
