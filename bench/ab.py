@@ -21,7 +21,6 @@ these runs can see; `make bench` remains the measure of record. Each median is g
 interval that holds the true median with 95% probability (bench/stats.py): two bare runs of
 fib differ by about 4%, so a median of a few pairs is not known to a point.
 """
-import json
 import os
 import statistics
 import subprocess
@@ -29,19 +28,12 @@ import sys
 import tempfile
 import time
 
+from agentrun import agent_env, parse_truth
 from stats import median_interval
 
 
 def run(python, workload, units, build, outdir):
-    env = dict(os.environ)
-    if build and build != "-":
-        directory, *settings = build.split(",")
-        env["LD_PRELOAD"] = os.path.join(os.path.abspath(directory), "libpyinstr.so")
-        env["PYINSTR_OUTPUT"] = os.path.join(outdir, "ab-%p.prof")
-        env["PYINSTR_QUIET"] = "1"
-        for setting in settings:
-            name, _, value = setting.partition("=")
-            env[name] = value
+    env = agent_env(build, os.path.join(outdir, "ab-%p.prof"))
     started = time.monotonic()
     child = subprocess.Popen([python, os.path.abspath(workload), str(units)], env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
@@ -55,8 +47,7 @@ def run(python, workload, units, build, outdir):
             workload, build if build not in (None, "-") else "no agent", status))
     for name in os.listdir(outdir):
         os.unlink(os.path.join(outdir, name))
-    truth = out.decode(errors="replace").partition("BENCH-TRUTH ")[2]
-    extra = json.loads(truth.splitlines()[0]).get("extra", {}) if truth else {}
+    extra = (parse_truth(out) or {}).get("extra", {})
     return wall, usage.ru_utime + usage.ru_stime, extra
 
 

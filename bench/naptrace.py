@@ -16,6 +16,8 @@ import statistics
 import subprocess
 import sys
 
+from agentrun import agent_env
+
 TRACING = "/sys/kernel/tracing"
 LINE = re.compile(r"^\s*(.+?)-(\d+)\s+\[(\d+)\]\s+\S+\s+([\d.]+): (sched_switch|sched_waking): (.*)$")
 
@@ -26,12 +28,7 @@ def write(name, value):
 
 
 def record(python, units, build):
-    env = dict(os.environ)
-    if build:
-        directory, *settings = build.split(",")
-        env.update(LD_PRELOAD=os.path.join(os.path.abspath(directory), "libpyinstr.so"),
-                   PYINSTR_OUTPUT="/dev/null", PYINSTR_QUIET="1")
-        env.update(s.partition("=")[::2] for s in settings)
+    env = agent_env(build, "/dev/null")
     if not os.path.exists(os.path.join(TRACING, "trace")):
         subprocess.run(["mount", "-t", "tracefs", "nodev", TRACING], check=True)
     workload = os.path.join(os.path.dirname(os.path.abspath(__file__)), "workloads", "idle50.py")
@@ -41,9 +38,8 @@ def record(python, units, build):
     write("buffer_size_kb", "65536")
     write("set_event", "sched:sched_switch\nsched:sched_waking\n")
     write("tracing_on", "1")
-    child = subprocess.Popen([python, workload, str(units)], env=env, stdout=subprocess.DEVNULL,
-                             cwd=os.path.dirname(workload))
-    child.wait()
+    subprocess.run([python, workload, str(units)], env=env, stdout=subprocess.DEVNULL,
+                   cwd=os.path.dirname(workload))
     write("tracing_on", "0")
     with open(os.path.join(TRACING, "trace")) as f:
         return f.read().splitlines()

@@ -84,6 +84,7 @@ ROOT = os.path.dirname(HERE)
 WORKLOADS_DIR = os.path.join(HERE, "workloads")
 sys.path.insert(0, HERE)
 import pyiformat  # noqa: E402
+from agentrun import parse_truth  # noqa: E402
 from stats import median_interval  # noqa: E402
 
 REGION = "region"
@@ -295,13 +296,6 @@ def spawn(argv, env, timeout):
         err.seek(0)
         return (p.returncode, wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss, out.read(),
                 err.read())
-
-
-def parse_truth(stdout):
-    for line in stdout.decode("utf-8", "replace").splitlines():
-        if line.startswith("BENCH-TRUTH "):
-            return json.loads(line[len("BENCH-TRUTH "):])
-    return None
 
 
 def frame_name(frame):
